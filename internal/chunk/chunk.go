@@ -1,0 +1,64 @@
+// Package chunk holds what the client hands to gateways: chunk requests,
+// the BRIEF §5 key mapping and the BRIEF §4 striping of big objects.
+package chunk
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+)
+
+// ID identifies a chunk across gateways and on the wire.
+type ID [16]byte
+
+// NewID returns a random chunk id.
+func NewID() ID {
+	var id ID
+	if _, err := rand.Read(id[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return id
+}
+
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+func (id *ID) UnmarshalText(b []byte) error {
+	if hex.DecodedLen(len(b)) != len(id) {
+		return fmt.Errorf("chunk id %q: want %d hex digits", b, 2*len(id))
+	}
+	_, err := hex.Decode(id[:], b)
+	return err
+}
+
+// Store names the bucket a chunk is read from or written to, with the
+// settings a gateway needs to open it. Requests carry it so one set of
+// gateways can serve many jobs over different buckets.
+type Store struct {
+	URL           string `json:"url"` // bucket-level URL, e.g. s3://bucket or file:///
+	Endpoint      string `json:"endpoint,omitempty"`
+	RequesterPays bool   `json:"requester_pays,omitempty"`
+}
+
+// Dest is where a chunk lands in one destination region.
+type Dest struct {
+	// Region is the region tag of the destination gateway group that writes it.
+	Region   string `json:"region"`
+	Store    Store  `json:"store"`
+	Key      string `json:"key"`
+	UploadID string `json:"upload_id,omitempty"` // empty: whole-object write
+}
+
+// Request asks a source gateway to move one byte range of one object to
+// every destination in Dests.
+type Request struct {
+	ID         ID     `json:"id"`
+	Src        Store  `json:"src"`
+	SrcKey     string `json:"src_key"`
+	Offset     int64  `json:"offset"`
+	Length     int64  `json:"length"`
+	PartNumber int    `json:"part,omitempty"` // 0: the whole object, no multipart
+	Dests      []Dest `json:"dests"`
+	Attempt    int    `json:"attempt,omitempty"`
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skyplane-project/skyplane-go/internal/config"
+)
+
+func newConfig(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Get and set skyplane configuration (" + config.Path() + ")",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "set KEY VALUE",
+		Short: "Set a key",
+		Args:  exactArgs(2),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return keyNames(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := cfg.Set(args[0], args[1]); err != nil {
+				return usage(err)
+			}
+			if err := cfg.Save(config.Path()); err != nil {
+				return err
+			}
+			v, _ := cfg.Get(args[0])
+			fmt.Fprintf(e.stdout, "%s = %s\n", strings.ToLower(args[0]), v)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print a key's value",
+		Args:  exactArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return keyNames(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			v, err := cfg.Get(args[0])
+			if err != nil {
+				return usage(err)
+			}
+			fmt.Fprintln(e.stdout, v)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "list",
+		Short: "Print every key and its value",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			for _, kv := range cfg.List() {
+				fmt.Fprintf(e.stdout, "%s = %s\n", kv[0], kv[1])
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func keyNames() []string {
+	var out []string
+	for _, k := range config.Keys() {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
+// exactArgs is cobra.ExactArgs with a usage-class error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usage(fmt.Errorf("%s takes %d argument(s), got %d: usage: %s", cmd.CommandPath(), n, len(args), cmd.UseLine()))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skyplane-project/skyplane-go"
+	"github.com/skyplane-project/skyplane-go/internal/gateway"
+)
+
+// transferFlags are the flags cp and sync share.
+type transferFlags struct {
+	recursive   bool
+	confirm     bool
+	gateways    int
+	connections int
+	multipart   bool
+	noMultipart bool
+	jsonOut     bool
+	solver      string
+	// sync only
+	del    bool
+	dryRun bool
+}
+
+func (f *transferFlags) register(cmd *cobra.Command, isSync bool) {
+	fl := cmd.Flags()
+	if !isSync {
+		fl.BoolVarP(&f.recursive, "recursive", "r", false, "copy every object under the source prefix")
+	} else {
+		fl.BoolVar(&f.del, "delete", false, "delete destination objects that the source does not have")
+		fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied and deleted, change nothing")
+	}
+	fl.BoolVarP(&f.confirm, "confirm", "y", false, "do not ask for confirmation")
+	fl.BoolP("force", "f", false, "same as -y")
+	fl.IntVarP(&f.gateways, "max-instances", "n", 0, "gateways per region (default: config max_instances)")
+	fl.IntVar(&f.connections, "max-connections", 0, "TCP connections per gateway pair (default: config num_connections)")
+	fl.BoolVar(&f.multipart, "multipart", false, "stripe big objects into parts (default: config multipart_enabled)")
+	fl.BoolVar(&f.noMultipart, "no-multipart", false, "send every object whole")
+	fl.BoolVar(&f.jsonOut, "json", false, "print NDJSON events instead of text")
+	fl.StringVar(&f.solver, "solver", "direct", "planner: direct (ron and ilp come with cloud regions)")
+}
+
+func newCp(e *env) *cobra.Command {
+	var f transferFlags
+	cmd := &cobra.Command{
+		Use:   "cp SRC DST [DST2 ...]",
+		Short: "Copy an object or a prefix (-r); several destinations broadcast",
+		Example: `  skyplane cp -r ./data /tmp/copy
+  skyplane cp -r -y s3://bucket/prefix gs://other/prefix`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return usage(fmt.Errorf("cp needs a source and at least one destination: usage: %s", cmd.UseLine()))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTransfer(cmd, e, &f, args[0], args[1:], false)
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func newSync(e *env) *cobra.Command {
+	var f transferFlags
+	cmd := &cobra.Command{
+		Use:   "sync SRC DST",
+		Short: "Copy only what is missing, newer or of another size at the destination",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usage(fmt.Errorf("sync takes a source and a destination: usage: %s", cmd.UseLine()))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.recursive = true
+			return runTransfer(cmd, e, &f, args[0], args[1:], true)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// verifyError marks a transfer whose destination check failed.
+type verifyError struct{ err error }
+
+func (v verifyError) Error() string { return v.err.Error() }
+func (v verifyError) Unwrap() error { return v.err }
+
+func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts []string, isSync bool) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if force, _ := cmd.Flags().GetBool("force"); force {
+		f.confirm = true
+	}
+	if cmd.Flags().Changed("max-instances") && f.gateways < 1 {
+		return usage(fmt.Errorf("-n/--max-instances must be ≥ 1, got %d", f.gateways))
+	}
+	if cmd.Flags().Changed("max-connections") {
+		if f.connections < 1 {
+			return usage(fmt.Errorf("--max-connections must be ≥ 1, got %d", f.connections))
+		}
+		cfg.NumConnections = f.connections
+	}
+	switch {
+	case f.multipart && f.noMultipart:
+		return usage(errors.New("--multipart and --no-multipart contradict each other"))
+	case f.multipart:
+		cfg.MultipartEnabled = true
+	case f.noMultipart:
+		cfg.MultipartEnabled = false
+	}
+	if f.solver != "direct" {
+		return usage(fmt.Errorf("--solver %s: only the direct solver is available in this build", f.solver))
+	}
+	if err := cfg.Validate(); err != nil {
+		return usage(err)
+	}
+
+	// Ctrl-C cancels the transfer; teardown still runs (it ignores cancellation).
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	out := newPrinter(e, f.jsonOut)
+	var opts []skyplane.Option
+	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {
+		opts = append(opts, skyplane.WithTestHooks(hooks))
+	}
+	client := skyplane.NewClient(cfg, opts...)
+
+	if f.dryRun {
+		p, err := client.PreviewSync(ctx, src, dsts[0], f.del, 0, out.dryRunLine)
+		if err != nil {
+			return classify(err)
+		}
+		out.dryRunSummary(p)
+		return nil
+	}
+
+	gateways := f.gateways
+	if gateways == 0 {
+		gateways = cfg.MaxInstances
+	}
+	var preview *skyplane.Preview
+	if !f.confirm && !cfg.Autoconfirm {
+		var p skyplane.Preview
+		if isSync {
+			p, err = client.PreviewSync(ctx, src, dsts[0], f.del, 5, nil)
+		} else {
+			p, err = client.PreviewCopy(ctx, src, dsts, f.recursive, 5, nil)
+		}
+		if err != nil {
+			return classify(err)
+		}
+		preview = &p
+	}
+	out.plan(src, dsts, gateways, preview)
+	if preview != nil {
+		if preview.Objects == 0 && preview.Deletes == 0 {
+			out.note("Nothing to do: the destination is up to date.")
+			return nil
+		}
+		if !confirm(e) {
+			return usage(errors.New("transfer not confirmed; pass -y to skip the question"))
+		}
+	}
+
+	var res *skyplane.Result
+	if isSync {
+		res, err = client.Sync(ctx, src, dsts[0], skyplane.SyncOptions{Delete: f.del, Gateways: gateways, Progress: out.progress})
+	} else {
+		res, err = client.Broadcast(ctx, src, dsts, skyplane.CopyOptions{Recursive: f.recursive, Gateways: gateways, Progress: out.progress})
+	}
+	out.endProgress()
+	if err != nil {
+		if ctx.Err() != nil && cmd.Context().Err() == nil {
+			// Our own signal context: report an interruption.
+			out.failed(errors.New("interrupted; gateways were torn down and open multipart uploads aborted"))
+			return fmt.Errorf("interrupted: %w", context.Canceled)
+		}
+		out.failed(err)
+		return classify(err)
+	}
+	out.summary(res)
+	return nil
+}
+
+// classify maps library errors to exit classes.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, skyplane.ErrVerify):
+		return verifyError{err}
+	case errors.Is(err, skyplane.ErrInvalidInput):
+		return usage(err)
+	}
+	return err
+}
+
+func confirm(e *env) bool {
+	fmt.Fprint(e.stdout, "Continue? [Y/n] ")
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(e.stdout)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true
+	}
+	return false
+}
+
+// testHooksFromEnv lets end-to-end tests inject faults into the gateways.
+func testHooksFromEnv() gateway.TestHooks {
+	var h gateway.TestHooks
+	if v := os.Getenv("SKYPLANE_TEST_CORRUPT_FRAMES"); v != "" {
+		fmt.Sscan(v, &h.CorruptFrames)
+	}
+	if v := os.Getenv("SKYPLANE_TEST_FRAME_DELAY_MS"); v != "" {
+		fmt.Sscan(v, &h.FrameDelayMS)
+	}
+	return h
+}

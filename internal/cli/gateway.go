@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skyplane-project/skyplane-go/internal/gateway"
+)
+
+// newGateway is the daemon entry point the compute providers start.
+func newGateway(e *env) *cobra.Command {
+	var boot string
+	cmd := &cobra.Command{
+		Use:    "gateway --boot FILE",
+		Short:  "Run a gateway (started by skyplane itself)",
+		Hidden: true,
+		Args:   exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// stderr is the gateway's log file: keep operational detail.
+			slog.SetDefault(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+			return gateway.Main(cmd.Context(), boot, e.stdout, os.Stdin)
+		},
+	}
+	cmd.Flags().StringVar(&boot, "boot", "", "boot file (deleted once read)")
+	_ = cmd.MarkFlagRequired("boot")
+	return cmd
+}

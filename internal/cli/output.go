@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go"
+)
+
+// printer renders a transfer: text on a terminal (a live progress line),
+// periodic plain lines elsewhere, or NDJSON events with --json.
+type printer struct {
+	e        *env
+	json     bool
+	mu       sync.Mutex
+	lastLine time.Time
+	drawn    bool
+}
+
+func newPrinter(e *env, jsonOut bool) *printer { return &printer{e: e, json: jsonOut} }
+
+func (p *printer) event(kind string, fields map[string]any) {
+	fields["event"] = kind
+	fields["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(fields)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.e.stdout, "%s\n", b)
+}
+
+func (p *printer) note(msg string) {
+	if p.json {
+		p.event("note", map[string]any{"message": msg})
+		return
+	}
+	fmt.Fprintln(p.e.stdout, msg)
+}
+
+func (p *printer) plan(src string, dsts []string, gateways int, pv *skyplane.Preview) {
+	if p.json {
+		f := map[string]any{"source": src, "destinations": dsts, "gateways_per_region": gateways, "solver": "direct", "provider": "local"}
+		if pv != nil {
+			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
+		}
+		p.event("plan", f)
+		return
+	}
+	w := p.e.stdout
+	fmt.Fprintf(w, "Transfer plan (solver direct, local gateways):\n")
+	fmt.Fprintf(w, "  source       %s  (%d gateway(s))\n", src, gateways)
+	for _, d := range dsts {
+		fmt.Fprintf(w, "  destination  %s  (%d gateway(s))\n", d, gateways)
+	}
+	if pv == nil {
+		fmt.Fprintf(w, "  objects are listed while they transfer\n")
+		return
+	}
+	for _, s := range pv.Samples {
+		if s.Op == "delete" {
+			fmt.Fprintf(w, "    delete %s\n", s.Dst)
+			continue
+		}
+		fmt.Fprintf(w, "    %s => %s (%s)\n", s.Src, s.Dst, humanBytes(s.Size))
+	}
+	if n := pv.Objects + pv.Deletes - int64(len(pv.Samples)); n > 0 {
+		fmt.Fprintf(w, "    ... and %d more\n", n)
+	}
+	fmt.Fprintf(w, "  %d object(s), %s", pv.Objects, humanBytes(pv.Bytes))
+	if pv.Deletes > 0 {
+		fmt.Fprintf(w, ", %d to delete", pv.Deletes)
+	}
+	fmt.Fprintf(w, "\n  estimated cost: $0.00 (local gateways, no cloud egress)\n")
+}
+
+func (p *printer) progress(pr skyplane.Progress) {
+	if p.json {
+		p.event("progress", map[string]any{
+			"bytes_done": pr.BytesDone, "bytes_total": pr.BytesTotal,
+			"objects_done": pr.ObjectsDone, "objects_total": pr.ObjectsTotal,
+			"listing_done": pr.ListingDone, "retries": pr.Retries, "elapsed_s": pr.Elapsed.Seconds(),
+		})
+		return
+	}
+	line := progressLine(pr)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.e.isTTY {
+		fmt.Fprintf(p.e.stdout, "\r\033[K%s", line)
+		p.drawn = true
+		return
+	}
+	if time.Since(p.lastLine) >= 2*time.Second {
+		p.lastLine = time.Now()
+		fmt.Fprintln(p.e.stdout, line)
+	}
+}
+
+func progressLine(pr skyplane.Progress) string {
+	total := "+"
+	if pr.ListingDone {
+		total = ""
+	}
+	pct := 0.0
+	if pr.BytesTotal > 0 {
+		pct = 100 * float64(pr.BytesDone) / float64(pr.BytesTotal)
+	}
+	rate := 0.0
+	if s := pr.Elapsed.Seconds(); s > 0 {
+		rate = float64(pr.BytesDone) / s
+	}
+	eta := "?"
+	if rate > 0 && pr.ListingDone {
+		eta = time.Duration(float64(pr.BytesTotal-pr.BytesDone) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	const width = 24
+	filled := int(pct / 100 * width)
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	return fmt.Sprintf("[%s] %5.1f%%  %s / %s%s  %d/%d%s objects  %.2f Gbit/s  ETA %s",
+		bar, pct, humanBytes(pr.BytesDone), humanBytes(pr.BytesTotal), total,
+		pr.ObjectsDone, pr.ObjectsTotal, total, rate*8/1e9, eta)
+}
+
+func (p *printer) endProgress() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprintln(p.e.stdout)
+		p.drawn = false
+	}
+}
+
+func (p *printer) summary(r *skyplane.Result) {
+	secs := r.Duration.Seconds()
+	gbps := 0.0
+	if secs > 0 {
+		gbps = float64(r.Bytes) * 8 / secs / 1e9
+	}
+	saved := 0.0
+	if r.Bytes > 0 {
+		saved = 100 * (1 - float64(r.WireBytes)/float64(r.Bytes))
+	}
+	if p.json {
+		p.event("done", map[string]any{
+			"objects": r.Objects, "bytes": r.Bytes, "wire_bytes": r.WireBytes, "deleted": r.Deleted,
+			"retries": r.Retries, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
+			"cost_usd": 0.0,
+		})
+		return
+	}
+	w := p.e.stdout
+	fmt.Fprintln(w, "Transfer completed successfully")
+	fmt.Fprintf(w, "  Runtime:     %.2f s\n", secs)
+	fmt.Fprintf(w, "  Throughput:  %.3f Gbit/s\n", gbps)
+	fmt.Fprintf(w, "  Objects:     %d (%s)\n", r.Objects, humanBytes(r.Bytes))
+	if r.Deleted > 0 {
+		fmt.Fprintf(w, "  Deleted:     %d\n", r.Deleted)
+	}
+	fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
+	fmt.Fprintf(w, "  Retries:     %d\n", r.Retries)
+	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
+}
+
+func (p *printer) failed(err error) {
+	if p.json {
+		p.event("error", map[string]any{"error": err.Error()})
+	}
+}
+
+func (p *printer) dryRunLine(s skyplane.Sample) {
+	if p.json {
+		p.event("dry_run", map[string]any{"op": s.Op, "src": s.Src, "dst": s.Dst, "size": s.Size})
+		return
+	}
+	if s.Op == "delete" {
+		fmt.Fprintf(p.e.stdout, "(dry run) delete %s\n", s.Dst)
+		return
+	}
+	fmt.Fprintf(p.e.stdout, "(dry run) copy %s => %s (%s, %s)\n", s.Src, s.Dst, humanBytes(s.Size), s.Op)
+}
+
+func (p *printer) dryRunSummary(pv skyplane.Preview) {
+	if p.json {
+		p.event("dry_run_done", map[string]any{"copies": pv.Objects, "bytes": pv.Bytes, "deletes": pv.Deletes})
+		return
+	}
+	fmt.Fprintf(p.e.stdout, "Dry run: would copy %d object(s) (%s) and delete %d; nothing was changed.\n", pv.Objects, humanBytes(pv.Bytes), pv.Deletes)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,119 @@
+// Package cli is the skyplane command line: a thin shell over the public
+// skyplane package.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skyplane-project/skyplane-go/internal/config"
+)
+
+// Exit codes (documented in the README).
+const (
+	ExitOK          = 0
+	ExitFailed      = 1 // the transfer failed; nothing half-written is left visible
+	ExitUsage       = 2 // bad flags, URL or config value
+	ExitIncomplete  = 3 // the transfer ran but verification found missing or wrong objects
+	ExitInterrupted = 130
+)
+
+// usageError marks an error as the user's input, not the transfer.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return usageError{err}
+}
+
+// env is what commands print to and read from.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	isTTY          bool
+}
+
+// Run executes the CLI and returns the process exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	return exitCode(ctx, err)
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var ue usageError
+	var ve verifyError
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return ExitInterrupted
+	case errors.As(err, &ue), errors.Is(err, config.ErrInvalidValue), errors.Is(err, config.ErrUnknownKey):
+		return ExitUsage
+	case errors.As(err, &ve):
+		return ExitIncomplete
+	}
+	return ExitFailed
+}
+
+func newRoot(e *env) *cobra.Command {
+	var debug bool
+	root := &cobra.Command{
+		Use:   "skyplane",
+		Short: "Blazing-fast bulk data transfers between object stores",
+		Long: `skyplane copies data between object stores (S3, GCS, Azure Blob, S3-compatible
+stores, local disk) through gateways that stream chunks over many TCP
+connections, compressed, encrypted and checksummed.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			level := slog.LevelWarn
+			if debug {
+				level = slog.LevelDebug
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})))
+		},
+	}
+	root.PersistentFlags().BoolVar(&debug, "debug", false, "print debug logs")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usage(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
+	})
+	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newGateway(e))
+	return root
+}
+
+// loadConfig reads the config file; a bad file is a usage error naming it.
+func loadConfig() (config.Config, error) {
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return cfg, usage(err)
+	}
+	return cfg, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

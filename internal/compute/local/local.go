@@ -1,0 +1,206 @@
+// Package local provisions gateways as processes on this machine, each
+// listening on 127.0.0.1. It is the default provider: no cloud account needed.
+package local
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute"
+	"github.com/skyplane-project/skyplane-go/internal/gateway"
+)
+
+// EnvGatewayBinary names the skyplane binary local gateways run.
+const EnvGatewayBinary = "SKYPLANE_GATEWAY_BIN"
+
+// readyTimeout bounds how long a gateway may take to start listening.
+const readyTimeout = 15 * time.Second
+
+// Provider runs gateways as child processes.
+type Provider struct {
+	// Binary is the skyplane executable to run as "skyplane gateway"; empty
+	// means $SKYPLANE_GATEWAY_BIN, this executable if it is skyplane, or
+	// skyplane on PATH.
+	Binary string
+
+	mu    sync.Mutex
+	procs []*proc
+}
+
+type proc struct {
+	id   string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has been reaped
+	// stdin stays open for the gateway's life: when this process dies the
+	// pipe closes and the gateway exits (a second line of defence beside
+	// Pdeathsig).
+	stdin interface{ Close() error }
+}
+
+// New returns a local provider.
+func New(binary string) *Provider { return &Provider{Binary: binary} }
+
+func (p *Provider) Name() string { return "local" }
+
+// ResolveBinary finds the skyplane executable gateways run.
+func ResolveBinary(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if env := os.Getenv(EnvGatewayBinary); env != "" {
+		return env, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		base := filepath.Base(self)
+		if strings.HasPrefix(base, "skyplane") && !strings.HasSuffix(base, ".test") {
+			return self, nil
+		}
+	}
+	if path, err := exec.LookPath("skyplane"); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("local gateways run the skyplane binary, and none was found: install it on PATH, or set %s or `skyplane config set gateway_binary PATH`", EnvGatewayBinary)
+}
+
+// Provision starts the gateways in parallel.
+func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+	bin, err := ResolveBinary(p.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(boot.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create gateway directory: %w", err)
+	}
+	out := make([]compute.Instance, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, spec := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = p.start(ctx, bin, spec, boot)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		_ = p.Deprovision(context.Background())
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot) (compute.Instance, error) {
+	bootFile := filepath.Join(boot.Dir, spec.ID+".boot.json")
+	b, err := json.Marshal(gateway.Boot{
+		ID: spec.ID, Region: spec.Region, Secret: boot.Secret, Key: boot.Key,
+		ControlAddr: "127.0.0.1:0", DataAddr: "127.0.0.1:0",
+		StatsFile:      filepath.Join(boot.Dir, spec.ID+".stats.json"),
+		ExitOnStdinEOF: true,
+	})
+	if err != nil {
+		return compute.Instance{}, err
+	}
+	if err := os.WriteFile(bootFile, b, 0o600); err != nil {
+		return compute.Instance{}, fmt.Errorf("write gateway boot file: %w", err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(boot.Dir, spec.ID+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		os.Remove(bootFile)
+		return compute.Instance{}, fmt.Errorf("create gateway log: %w", err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command(bin, "gateway", "--boot", bootFile)
+	cmd.Stderr = logFile
+	// Own process group: a Ctrl-C at the terminal reaches the client, which
+	// tears gateways down in order, not the gateways directly. Pdeathsig
+	// kills the gateway if the client dies without tearing down.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return compute.Instance{}, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return compute.Instance{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		os.Remove(bootFile)
+		return compute.Instance{}, fmt.Errorf("start gateway %s (%s): %w", spec.ID, bin, err)
+	}
+	pr := &proc{id: spec.ID, cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	p.mu.Lock()
+	p.procs = append(p.procs, pr)
+	p.mu.Unlock()
+
+	ready := make(chan gateway.Ready, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() {
+			readErr <- fmt.Errorf("gateway %s exited before it was ready (see %s)", spec.ID, logFile.Name())
+			return
+		}
+		var r gateway.Ready
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			readErr <- fmt.Errorf("gateway %s: bad ready line %q: %w", spec.ID, sc.Text(), err)
+			return
+		}
+		ready <- r
+		for sc.Scan() { // drain anything else so the gateway never blocks on stdout
+		}
+	}()
+	go func() {
+		_ = cmd.Wait()
+		close(pr.done)
+	}()
+	timer := time.NewTimer(readyTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-ready:
+		return compute.Instance{ID: spec.ID, Region: spec.Region, Control: r.Control, Data: r.Data, PID: cmd.Process.Pid}, nil
+	case err := <-readErr:
+		os.Remove(bootFile)
+		return compute.Instance{}, err
+	case <-timer.C:
+		os.Remove(bootFile)
+		return compute.Instance{}, fmt.Errorf("gateway %s not ready after %s (see %s)", spec.ID, readyTimeout, logFile.Name())
+	case <-ctx.Done():
+		os.Remove(bootFile)
+		return compute.Instance{}, ctx.Err()
+	}
+}
+
+// Deprovision asks every gateway to stop (SIGTERM: it writes its stats
+// and exits), then kills whatever is still running after a grace period.
+func (p *Provider) Deprovision(ctx context.Context) error {
+	p.mu.Lock()
+	procs := p.procs
+	p.procs = nil
+	p.mu.Unlock()
+	for _, pr := range procs {
+		_ = pr.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	grace, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, pr := range procs {
+		select {
+		case <-pr.done:
+		case <-grace.Done():
+			_ = pr.cmd.Process.Kill()
+			<-pr.done
+		}
+		_ = pr.stdin.Close()
+	}
+	return nil
+}

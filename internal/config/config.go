@@ -1,0 +1,538 @@
+// Package config holds the `skyplane config` keys, their defaults, the
+// on-disk config file, and validation of values.
+//
+// The file is line based: one `key = value` per line (`key: value` is also
+// read, as the Python original's INI files allowed it), `#` and `;` comments
+// and blank lines are ignored, and `[section]` header lines are tolerated.
+// Environment overrides are not applied by Load; the only one this package
+// knows about is SKYPLANE_USAGE_STATS_ENABLED, applied by UsageStatsEnabled.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Config is the full set of `skyplane config` settings.
+type Config struct {
+	Autoconfirm, UsageStats, BBR, Compress, EncryptE2E, EncryptSocketTLS, VerifyChecksums bool
+	NumConnections, MaxInstances, AutoshutdownMinutes                                     int
+	MultipartEnabled                                                                      bool
+	MultipartMinThresholdMB, MultipartChunkSizeMB, MultipartMaxChunks                     int
+	RequesterPays, NativeCmdEnabled                                                       bool
+	NativeCmdThresholdGB                                                                  int
+
+	AWSInstanceClass    string
+	AWSUseSpotInstances bool
+	AWSDefaultRegion    string
+
+	AzureInstanceClass    string
+	AzureUseSpotInstances bool
+	AzureDefaultRegion    string
+
+	GCPInstanceClass      string
+	GCPUsePremiumNetwork  bool
+	GCPServiceAccountName string
+	GCPUseSpotInstances   bool
+	GCPDefaultRegion      string
+
+	// Keys of ours, not in the original.
+
+	// S3Endpoint (key s3_endpoint) is the endpoint URL for S3-compatible
+	// stores; "" means the AWS default.
+	S3Endpoint string
+	// GatewayBinary (key gateway_binary) is the path of the skyplane binary
+	// that local gateways run; "" means auto (the running executable).
+	GatewayBinary string
+	// UsageStatsEndpoint (key usage_stats_endpoint) is where usage statistics
+	// are POSTed; "" means they are sent nowhere.
+	UsageStatsEndpoint string
+}
+
+// Default returns the defaults of the original Skyplane (BRIEF §9), plus
+// empty values for our extra keys.
+func Default() Config {
+	return Config{
+		Autoconfirm:             false,
+		UsageStats:              true,
+		BBR:                     true,
+		Compress:                true,
+		EncryptE2E:              true,
+		EncryptSocketTLS:        false,
+		VerifyChecksums:         true,
+		NumConnections:          32,
+		MaxInstances:            1,
+		AutoshutdownMinutes:     15,
+		MultipartEnabled:        true,
+		MultipartMinThresholdMB: 128,
+		MultipartChunkSizeMB:    64,
+		MultipartMaxChunks:      9990,
+		RequesterPays:           false,
+		NativeCmdEnabled:        true,
+		NativeCmdThresholdGB:    2,
+		AWSInstanceClass:        "m5.8xlarge",
+		AWSUseSpotInstances:     false,
+		AWSDefaultRegion:        "us-east-1",
+		AzureInstanceClass:      "Standard_D32_v5",
+		AzureUseSpotInstances:   false,
+		AzureDefaultRegion:      "eastus",
+		GCPInstanceClass:        "n2-standard-32",
+		GCPUsePremiumNetwork:    true,
+		GCPServiceAccountName:   "skyplane-manual",
+		GCPUseSpotInstances:     false,
+		GCPDefaultRegion:        "us-central1-a",
+		S3Endpoint:              "",
+		GatewayBinary:           "",
+		UsageStatsEndpoint:      "",
+	}
+}
+
+// Key describes one config key. Type is "bool", "int" or "string"; Default is
+// the default value as Get would print it.
+type Key struct{ Name, Type, Default, Help string }
+
+// ErrUnknownKey is wrapped by errors about a key that does not exist.
+var ErrUnknownKey = errors.New("unknown config key")
+
+// ErrInvalidValue is wrapped by errors about a value a key does not accept.
+var ErrInvalidValue = errors.New("invalid config value")
+
+const noMax = -1
+
+// keyDef is the internal description of a key: exactly one of b, i, s is set.
+type keyDef struct {
+	name string
+	help string
+	b    func(*Config) *bool
+	i    func(*Config) *int
+	s    func(*Config) *string
+	// int range; max == noMax means unbounded.
+	min, max int
+	// extra check for string values (after the control-character check).
+	check func(string) error
+}
+
+func (d *keyDef) typ() string {
+	switch {
+	case d.b != nil:
+		return "bool"
+	case d.i != nil:
+		return "int"
+	default:
+		return "string"
+	}
+}
+
+// allowed describes in words what the key accepts.
+func (d *keyDef) allowed() string {
+	switch {
+	case d.b != nil:
+		return "true/false, yes/no, on/off or 1/0"
+	case d.i != nil:
+		if d.max == noMax {
+			return fmt.Sprintf("a whole number ≥ %d", d.min)
+		}
+		return fmt.Sprintf("a whole number from %d to %d", d.min, d.max)
+	default:
+		return d.stringAllowed()
+	}
+}
+
+func (d *keyDef) stringAllowed() string {
+	switch d.name {
+	case "s3_endpoint", "usage_stats_endpoint":
+		return `an http:// or https:// URL with a host, or "" for none`
+	case "gcp_service_account_name":
+		return "6 to 30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen"
+	case "gateway_binary":
+		return `a file path, or "" for the running skyplane binary`
+	default:
+		return "a non-empty name without spaces"
+	}
+}
+
+var defs = []keyDef{
+	{name: "autoconfirm", help: "skip confirmation prompts (transfer plans, cost estimates)",
+		b: func(c *Config) *bool { return &c.Autoconfirm }},
+	{name: "usage_stats", help: "record anonymous usage statistics (SKYPLANE_USAGE_STATS_ENABLED overrides)",
+		b: func(c *Config) *bool { return &c.UsageStats }},
+	{name: "bbr", help: "use BBR congestion control on gateway sockets",
+		b: func(c *Config) *bool { return &c.BBR }},
+	{name: "compress", help: "compress chunks between gateways",
+		b: func(c *Config) *bool { return &c.Compress }},
+	{name: "encrypt_e2e", help: "encrypt chunks end to end between source and destination gateways",
+		b: func(c *Config) *bool { return &c.EncryptE2E }},
+	{name: "encrypt_socket_tls", help: "wrap gateway-to-gateway sockets in TLS",
+		b: func(c *Config) *bool { return &c.EncryptSocketTLS }},
+	{name: "verify_checksums", help: "verify checksums of transferred objects",
+		b: func(c *Config) *bool { return &c.VerifyChecksums }},
+	{name: "num_connections", help: "TCP connections per gateway pair",
+		i: func(c *Config) *int { return &c.NumConnections }, min: 1, max: 1024},
+	{name: "max_instances", help: "maximum gateway VMs per region",
+		i: func(c *Config) *int { return &c.MaxInstances }, min: 1, max: 64},
+	{name: "autoshutdown_minutes", help: "minutes after which an idle gateway VM shuts itself down (0 = never)",
+		i: func(c *Config) *int { return &c.AutoshutdownMinutes }, min: 0, max: 10080},
+	{name: "multipart_enabled", help: "split large objects into parts sent in parallel",
+		b: func(c *Config) *bool { return &c.MultipartEnabled }},
+	{name: "multipart_min_threshold_mb", help: "objects larger than this many MB are split into parts",
+		i: func(c *Config) *int { return &c.MultipartMinThresholdMB }, min: 0, max: noMax},
+	{name: "multipart_chunk_size_mb", help: "size of one part in MB",
+		i: func(c *Config) *int { return &c.MultipartChunkSizeMB }, min: 1, max: 5120},
+	{name: "multipart_max_chunks", help: "maximum parts per object (part size grows to stay under it)",
+		i: func(c *Config) *int { return &c.MultipartMaxChunks }, min: 1, max: 10000},
+	{name: "requester_pays", help: "access requester-pays buckets (the requester is billed)",
+		b: func(c *Config) *bool { return &c.RequesterPays }},
+	{name: "native_cmd_enabled", help: "for small transfers, copy with the cloud's own tooling instead of gateways",
+		b: func(c *Config) *bool { return &c.NativeCmdEnabled }},
+	{name: "native_cmd_threshold_gb", help: "transfers below this many GB use the native copy when native_cmd_enabled",
+		i: func(c *Config) *int { return &c.NativeCmdThresholdGB }, min: 0, max: noMax},
+	{name: "aws_instance_class", help: "AWS gateway VM instance type",
+		s: func(c *Config) *string { return &c.AWSInstanceClass }, check: checkName},
+	{name: "aws_use_spot_instances", help: "use AWS spot instances for gateways",
+		b: func(c *Config) *bool { return &c.AWSUseSpotInstances }},
+	{name: "aws_default_region", help: "AWS region used when none can be inferred",
+		s: func(c *Config) *string { return &c.AWSDefaultRegion }, check: checkName},
+	{name: "azure_instance_class", help: "Azure gateway VM size",
+		s: func(c *Config) *string { return &c.AzureInstanceClass }, check: checkName},
+	{name: "azure_use_spot_instances", help: "use Azure spot VMs for gateways",
+		b: func(c *Config) *bool { return &c.AzureUseSpotInstances }},
+	{name: "azure_default_region", help: "Azure region used when none can be inferred",
+		s: func(c *Config) *string { return &c.AzureDefaultRegion }, check: checkName},
+	{name: "gcp_instance_class", help: "GCP gateway VM machine type",
+		s: func(c *Config) *string { return &c.GCPInstanceClass }, check: checkName},
+	{name: "gcp_use_premium_network", help: "use GCP's premium network tier for gateways",
+		b: func(c *Config) *bool { return &c.GCPUsePremiumNetwork }},
+	{name: "gcp_service_account_name", help: "name of the GCP service account gateways run as",
+		s: func(c *Config) *string { return &c.GCPServiceAccountName }, check: checkServiceAccount},
+	{name: "gcp_use_spot_instances", help: "use GCP spot VMs for gateways",
+		b: func(c *Config) *bool { return &c.GCPUseSpotInstances }},
+	{name: "gcp_default_region", help: "GCP zone used when none can be inferred",
+		s: func(c *Config) *string { return &c.GCPDefaultRegion }, check: checkName},
+	{name: "s3_endpoint", help: `endpoint URL for S3-compatible stores ("" = AWS)`,
+		s: func(c *Config) *string { return &c.S3Endpoint }, check: checkOptionalURL},
+	{name: "gateway_binary", help: `path of the skyplane binary local gateways run ("" = this binary)`,
+		s: func(c *Config) *string { return &c.GatewayBinary }},
+	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
+		s: func(c *Config) *string { return &c.UsageStatsEndpoint }, check: checkOptionalURL},
+}
+
+// byName indexes defs; defs is sorted by name at init.
+var byName = map[string]*keyDef{}
+
+func init() {
+	slices.SortFunc(defs, func(a, b keyDef) int { return strings.Compare(a.name, b.name) })
+	for i := range defs {
+		byName[defs[i].name] = &defs[i]
+	}
+}
+
+// Keys returns every key, sorted by name.
+func Keys() []Key {
+	d := Default()
+	out := make([]Key, 0, len(defs))
+	for i := range defs {
+		k := &defs[i]
+		out = append(out, Key{Name: k.name, Type: k.typ(), Default: k.get(&d), Help: k.help})
+	}
+	return out
+}
+
+func normalizeKey(key string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "-", "_")
+}
+
+func lookup(key string) (*keyDef, error) {
+	if d, ok := byName[normalizeKey(key)]; ok {
+		return d, nil
+	}
+	return nil, unknownKeyError(key)
+}
+
+func unknownKeyError(key string) error {
+	if s := suggest(normalizeKey(key)); len(s) > 0 {
+		return fmt.Errorf("%w %q: did you mean %s? (run `skyplane config list` for all keys)",
+			ErrUnknownKey, key, strings.Join(s, " or "))
+	}
+	return fmt.Errorf("%w %q: run `skyplane config list` for all keys", ErrUnknownKey, key)
+}
+
+// suggest returns up to 5 keys close to q: by edit distance, or containing q.
+func suggest(q string) []string {
+	type cand struct {
+		name string
+		dist int
+	}
+	var cs []cand
+	limit := max(2, len(q)/4)
+	for i := range defs {
+		name := defs[i].name
+		d := editDistance(q, name)
+		if d <= limit || (len(q) >= 3 && strings.Contains(name, q)) {
+			cs = append(cs, cand{name, d})
+		}
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if a.dist != b.dist {
+			return a.dist - b.dist
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	var out []string
+	for i, c := range cs {
+		if i == 5 {
+			break
+		}
+		out = append(out, strconv.Quote(c.name))
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func (d *keyDef) get(c *Config) string {
+	switch {
+	case d.b != nil:
+		return strconv.FormatBool(*d.b(c))
+	case d.i != nil:
+		return strconv.Itoa(*d.i(c))
+	default:
+		return *d.s(c)
+	}
+}
+
+func (d *keyDef) invalid(value, why string) error {
+	return fmt.Errorf("%w for %s: %q %s (allowed: %s)", ErrInvalidValue, d.name, value, why, d.allowed())
+}
+
+// parseBool accepts true/false, yes/no, on/off, 1/0, case-insensitively.
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "on", "1":
+		return true, true
+	case "false", "no", "off", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// checkInt checks n against the key's range.
+func (d *keyDef) checkInt(n int, value string) error {
+	if n < d.min {
+		return d.invalid(value, fmt.Sprintf("is too small: must be ≥ %d", d.min))
+	}
+	if d.max != noMax && n > d.max {
+		return d.invalid(value, fmt.Sprintf("is too large: must be ≤ %d", d.max))
+	}
+	return nil
+}
+
+func (d *keyDef) checkString(v string) error {
+	if i := strings.IndexFunc(v, unicode.IsControl); i >= 0 {
+		return d.invalid(v, "contains a control character")
+	}
+	if d.check != nil {
+		if err := d.check(v); err != nil {
+			return d.invalid(v, err.Error())
+		}
+	}
+	return nil
+}
+
+func checkName(v string) error {
+	if v == "" {
+		return errors.New("is empty")
+	}
+	if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
+		return errors.New("contains a space")
+	}
+	return nil
+}
+
+var serviceAccountRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+func checkServiceAccount(v string) error {
+	if v == "" {
+		return errors.New("is empty")
+	}
+	if len(v) < 6 || len(v) > 30 || !serviceAccountRE.MatchString(v) {
+		return errors.New("is not a valid GCP service account name")
+	}
+	return nil
+}
+
+func checkOptionalURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil {
+		return errors.New("is not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("is not an http:// or https:// URL")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return errors.New("has no host")
+	}
+	return nil
+}
+
+// set parses value and, if valid, stores it in c.
+func (d *keyDef) set(c *Config, value string) error {
+	switch {
+	case d.b != nil:
+		b, ok := parseBool(value)
+		if !ok {
+			return d.invalid(value, "is not a boolean")
+		}
+		*d.b(c) = b
+	case d.i != nil:
+		v := strings.TrimSpace(value)
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			if errors.Is(err, strconv.ErrRange) {
+				return d.invalid(value, "is too large a number")
+			}
+			return d.invalid(value, "is not a whole number")
+		}
+		if err := d.checkInt(n, v); err != nil {
+			return err
+		}
+		*d.i(c) = n
+	default:
+		v := strings.TrimSpace(value)
+		if err := d.checkString(v); err != nil {
+			return err
+		}
+		*d.s(c) = v
+	}
+	return nil
+}
+
+// Set parses value for key and stores it. Keys are matched
+// case-insensitively, with '-' read as '_'. An unknown key gives an error
+// suggesting close keys; a bad value gives an error naming the key, the value
+// and what is allowed. On error c is unchanged.
+func (c *Config) Set(key, value string) error {
+	d, err := lookup(key)
+	if err != nil {
+		return err
+	}
+	return d.set(c, value)
+}
+
+// Get returns the value of key as text; booleans are "true" or "false".
+func (c Config) Get(key string) (string, error) {
+	d, err := lookup(key)
+	if err != nil {
+		return "", err
+	}
+	return d.get(&c), nil
+}
+
+// List returns every (key, value) pair, sorted by key.
+func (c Config) List() [][2]string {
+	out := make([][2]string, 0, len(defs))
+	for i := range defs {
+		out = append(out, [2]string{defs[i].name, defs[i].get(&c)})
+	}
+	return out
+}
+
+// Validate checks every value against its key's rules (ranges, non-empty
+// names, URLs, no control characters), for a Config built or edited in code.
+// No rule currently spans keys: part size grows when an object would need
+// more than multipart_max_chunks parts, so every combination of the
+// multipart keys within their ranges works. All problems are reported,
+// joined, in key order.
+func (c Config) Validate() error {
+	var errs []error
+	for i := range defs {
+		d := &defs[i]
+		switch {
+		case d.i != nil:
+			n := *d.i(&c)
+			if err := d.checkInt(n, strconv.Itoa(n)); err != nil {
+				errs = append(errs, err)
+			}
+		case d.s != nil:
+			if err := d.checkString(*d.s(&c)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Path returns the config file path: $SKYPLANE_CONFIG if set (a leading
+// "~/" is expanded), else ~/.skyplane/config. If the home directory is
+// unknown it falls back to .skyplane/config in the working directory.
+func Path() string {
+	if p := os.Getenv("SKYPLANE_CONFIG"); p != "" {
+		return expandHome(p)
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return filepath.Join(".skyplane", "config")
+	}
+	return filepath.Join(home, ".skyplane", "config")
+}
+
+func expandHome(p string) string {
+	if p != "~" && !strings.HasPrefix(p, "~/") && !strings.HasPrefix(p, "~"+string(filepath.Separator)) {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return p
+	}
+	return filepath.Join(home, p[1:])
+}
+
+// StateDir returns the directory for local state (resume records, usage
+// statistics, client id): $SKYPLANE_STATE_DIR if set (a leading "~/" is
+// expanded), else the directory containing Path().
+func StateDir() string {
+	if d := os.Getenv("SKYPLANE_STATE_DIR"); d != "" {
+		return expandHome(d)
+	}
+	return filepath.Dir(Path())
+}
+
+// UsageStatsEnabled reports whether usage statistics are on.
+// SKYPLANE_USAGE_STATS_ENABLED ("0"/"false"/"no"/"off" → off,
+// "1"/"true"/"yes"/"on" → on, case-insensitive) wins over c.UsageStats;
+// any other value of the variable is ignored.
+func UsageStatsEnabled(c Config) bool {
+	if b, ok := parseBool(os.Getenv("SKYPLANE_USAGE_STATS_ENABLED")); ok {
+		return b
+	}
+	return c.UsageStats
+}

@@ -1,0 +1,214 @@
+// Package dataplane runs transfers: it provisions the gateways of a plan,
+// installs their programs, streams listings into chunk dispatch, tracks
+// every chunk to its destination (retrying failures), completes multipart
+// uploads, verifies the destination and tears everything down.
+//
+//	provision → dispatch → track → verify → teardown
+package dataplane
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute"
+	"github.com/skyplane-project/skyplane-go/internal/config"
+	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/planner"
+)
+
+// Options configure a dataplane.
+type Options struct {
+	Config   config.Config
+	Provider compute.Provider
+	// Dir holds gateway logs and stats, and the transfer's scratch files.
+	// Empty: <state dir>/dataplanes/<id>.
+	Dir  string
+	Log  *slog.Logger
+	Test gateway.TestHooks
+}
+
+// Dataplane is a provisioned set of gateways following one plan.
+type Dataplane struct {
+	ID   string
+	plan *planner.Plan
+	opts Options
+	log  *slog.Logger
+
+	secret string
+	key    []byte
+
+	mu          sync.Mutex
+	provisioned bool
+	instances   []compute.Instance
+	groups      map[string][]*gateway.Client // group key → its gateways
+}
+
+// New prepares a dataplane for plan; nothing runs until Provision.
+func New(plan *planner.Plan, opts Options) (*Dataplane, error) {
+	if opts.Provider == nil {
+		return nil, errors.New("dataplane: no compute provider")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	id := randomHex(6)
+	if opts.Dir == "" {
+		opts.Dir = filepath.Join(config.StateDir(), "dataplanes", id)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	return &Dataplane{
+		ID: id, plan: plan, opts: opts, log: opts.Log.With("dataplane", id),
+		secret: randomHex(32), key: key,
+	}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Plan is the dataplane's topology.
+func (d *Dataplane) Plan() *planner.Plan { return d.plan }
+
+// Dir is where gateway logs and stats go.
+func (d *Dataplane) Dir() string { return d.opts.Dir }
+
+// Instances lists the running gateways.
+func (d *Dataplane) Instances() []compute.Instance {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]compute.Instance(nil), d.instances...)
+}
+
+// Provision starts every gateway of the plan and installs its program. On
+// error everything started is torn down again.
+func (d *Dataplane) Provision(ctx context.Context) (err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.provisioned {
+		return errors.New("dataplane already provisioned")
+	}
+	var specs []compute.Spec
+	for gi, g := range d.plan.Groups {
+		for i := range g.Gateways {
+			specs = append(specs, compute.Spec{ID: gatewayID(gi, g, i), Region: g.Region})
+		}
+	}
+	d.log.Info("provisioning gateways", "count", len(specs), "provider", d.opts.Provider.Name())
+	insts, err := d.opts.Provider.Provision(ctx, specs, compute.Boot{Secret: d.secret, Key: d.key, Dir: d.opts.Dir})
+	if err != nil {
+		return fmt.Errorf("provision gateways: %w", err)
+	}
+	d.instances = insts
+	d.provisioned = true
+	defer func() {
+		if err != nil {
+			d.provisioned = false
+			_ = d.opts.Provider.Deprovision(context.WithoutCancel(ctx))
+		}
+	}()
+	byID := map[string]compute.Instance{}
+	for _, in := range insts {
+		byID[in.ID] = in
+	}
+	d.groups = map[string][]*gateway.Client{}
+	data := map[string][]string{}
+	for gi, g := range d.plan.Groups {
+		for i := range g.Gateways {
+			in := byID[gatewayID(gi, g, i)]
+			d.groups[g.Key] = append(d.groups[g.Key], gateway.NewClient(in.ID, in.Control, d.secret))
+			data[g.Key] = append(data[g.Key], in.Data)
+		}
+	}
+	// Receivers first, so a sender never dials a gateway without a program.
+	order := append([]planner.Group(nil), d.plan.Groups...)
+	for i, j := 0, len(order)-1; i < j; i, j = i+1, j-1 {
+		order[i], order[j] = order[j], order[i]
+	}
+	for _, g := range order {
+		prog := d.program(g, data)
+		for _, c := range d.groups[g.Key] {
+			if err := c.SetProgram(ctx, prog); err != nil {
+				return fmt.Errorf("install program on gateway %s: %w", c.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func gatewayID(groupIndex int, g planner.Group, i int) string {
+	role := map[planner.Role]string{planner.RoleSource: "src", planner.RoleDestination: "dst", planner.RoleRelay: "relay"}[g.Role]
+	if g.Role != planner.RoleSource {
+		role += strconv.Itoa(groupIndex)
+	}
+	return role + "-" + strconv.Itoa(i)
+}
+
+func (d *Dataplane) program(g planner.Group, data map[string][]string) gateway.Program {
+	cfg := d.opts.Config
+	p := gateway.Program{
+		Source:          g.Role == planner.RoleSource,
+		Routes:          map[string][]string{},
+		NumConnections:  cfg.NumConnections,
+		Compress:        cfg.Compress,
+		Encrypt:         cfg.EncryptE2E,
+		VerifyChecksums: cfg.VerifyChecksums,
+		Test:            d.opts.Test,
+	}
+	if g.Role == planner.RoleDestination {
+		p.Sinks = []string{g.Key}
+	}
+	for target, next := range d.plan.Next[g.Key] {
+		p.Routes[target] = data[next]
+	}
+	return p
+}
+
+// Deprovision stops every gateway and removes the key material left on disk.
+func (d *Dataplane) Deprovision(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	err := d.opts.Provider.Deprovision(ctx)
+	d.provisioned = false
+	// Boot files are removed by the gateways once read; make sure no key
+	// survives a gateway that died before reading its own.
+	if entries, _ := os.ReadDir(d.opts.Dir); entries != nil {
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".boot.json") {
+				_ = os.Remove(filepath.Join(d.opts.Dir, e.Name()))
+			}
+		}
+	}
+	return err
+}
+
+func (d *Dataplane) clients(role planner.Role) []*gateway.Client {
+	var out []*gateway.Client
+	for _, g := range d.plan.Groups {
+		if g.Role == role {
+			out = append(out, d.groups[g.Key]...)
+		}
+	}
+	return out
+}
+
+func (d *Dataplane) allClients() []*gateway.Client {
+	var out []*gateway.Client
+	for _, g := range d.plan.Groups {
+		out = append(out, d.groups[g.Key]...)
+	}
+	return out
+}

@@ -1,0 +1,297 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+)
+
+// Job is one copy or sync from a source to every destination group.
+type Job struct {
+	Src objstore.Location
+	// Dsts has one location per destination group of the plan, in order.
+	Dsts      []objstore.Location
+	Recursive bool
+	// Sync copies only objects missing at the destination, newer at the
+	// source, or of another size.
+	Sync bool
+	// Delete (with Sync) removes destination objects the source lacks.
+	Delete bool
+}
+
+// ErrNoObjects: a recursive copy found nothing under its prefix.
+var ErrNoObjects = errors.New("no objects found at prefix")
+
+// ErrIsPrefix: a non-recursive copy was given a prefix or folder.
+var ErrIsPrefix = errors.New("source is a prefix, not an object")
+
+// item is one source object and the key it gets at each destination.
+type item struct {
+	obj     objstore.Object
+	dstKeys []string
+}
+
+// copyItems yields the objects a cp moves, straight from the listing.
+func copyItems(ctx context.Context, job Job, src objstore.Store) iter.Seq2[item, error] {
+	return func(yield func(item, error) bool) {
+		maps := make([]chunk.Mapping, len(job.Dsts))
+		for i, d := range job.Dsts {
+			maps[i] = chunk.NewMapping(job.Src.Key, d.Key, job.Recursive)
+		}
+		if !job.Recursive {
+			if job.Src.Key == "" || strings.HasSuffix(job.Src.Key, "/") {
+				yield(item{}, fmt.Errorf("%s: %w; to copy everything under it, use -r (--recursive)", job.Src, ErrIsPrefix))
+				return
+			}
+			obj, err := src.Head(ctx, job.Src.Key)
+			if err != nil {
+				if errors.Is(err, objstore.ErrNotFound) {
+					err = fmt.Errorf("no such object %s (%w); to copy a folder or prefix, use -r (--recursive)", job.Src, err)
+				}
+				yield(item{}, err)
+				return
+			}
+			it, err := mapItem(obj, maps)
+			yield(it, err)
+			return
+		}
+		found := false
+		for obj, err := range src.List(ctx, maps[0].ListPrefix()) {
+			if err != nil {
+				yield(item{}, fmt.Errorf("list %s: %w", job.Src, err))
+				return
+			}
+			found = true
+			if obj.Key == maps[0].ListPrefix() {
+				continue // the folder marker of the prefix itself
+			}
+			it, err := mapItem(obj, maps)
+			if err != nil {
+				yield(item{}, err)
+				return
+			}
+			if !yield(it, nil) {
+				return
+			}
+		}
+		if !found {
+			prefix := job.Src
+			prefix.Key = maps[0].ListPrefix()
+			yield(item{}, fmt.Errorf("%w %s: check the path, or the bucket and credentials", ErrNoObjects, prefix))
+		}
+	}
+}
+
+// mapItem maps one object to every destination.
+func mapItem(obj objstore.Object, maps []chunk.Mapping) (item, error) {
+	it := item{obj: obj}
+	for _, m := range maps {
+		k, err := m.Dest(obj.Key)
+		if err != nil {
+			return item{}, err
+		}
+		it.dstKeys = append(it.dstKeys, k)
+	}
+	return it, nil
+}
+
+// Op is one step of a sync: copy a source object or delete a destination one.
+type Op struct {
+	Kind   string // "copy" or "delete"
+	Reason string // "missing", "newer", "size differs", "extraneous"
+	Src    objstore.Object
+	DstKey string
+}
+
+// destPrefix is the destination prefix a recursive mapping writes under.
+func destPrefix(dstKey string) string {
+	p := strings.TrimRight(dstKey, "/")
+	if p == "" {
+		return ""
+	}
+	return p + "/"
+}
+
+// SyncOps merge-joins the source and destination listings (both in key
+// order) and yields what a sync does, holding one entry of each at a time.
+func SyncOps(ctx context.Context, srcLoc, dstLoc objstore.Location, src, dst objstore.Store, del bool) iter.Seq2[Op, error] {
+	return func(yield func(Op, error) bool) {
+		m := chunk.NewMapping(srcLoc.Key, dstLoc.Key, true)
+		sp, dp := m.ListPrefix(), destPrefix(dstLoc.Key)
+		nextDst, stop := iter.Pull2(dst.List(ctx, dp))
+		defer stop()
+		var cur *objstore.Object
+		advance := func() error {
+			o, err, ok := nextDst()
+			if err != nil {
+				return fmt.Errorf("list destination %s: %w", dstLoc, err)
+			}
+			if !ok {
+				cur = nil
+				return nil
+			}
+			cur = &o
+			return nil
+		}
+		if err := advance(); err != nil {
+			yield(Op{}, err)
+			return
+		}
+		found := false
+		for s, err := range src.List(ctx, sp) {
+			if err != nil {
+				yield(Op{}, fmt.Errorf("list %s: %w", srcLoc, err))
+				return
+			}
+			found = true
+			rem := strings.TrimPrefix(s.Key, sp)
+			if rem == "" {
+				continue
+			}
+			// Destination entries before this one have no source: extraneous.
+			for cur != nil && strings.TrimPrefix(cur.Key, dp) < rem {
+				if del && !yield(Op{Kind: "delete", Reason: "extraneous", DstKey: cur.Key}, nil) {
+					return
+				}
+				if err := advance(); err != nil {
+					yield(Op{}, err)
+					return
+				}
+			}
+			key, _ := m.Dest(s.Key)
+			op := Op{Kind: "copy", Src: s, DstKey: key}
+			switch {
+			case cur == nil || strings.TrimPrefix(cur.Key, dp) != rem:
+				op.Reason = "missing"
+			case cur.Size != s.Size:
+				op.Reason = "size differs"
+			case s.ModTime.After(cur.ModTime):
+				op.Reason = "newer"
+			default:
+				op.Kind = ""
+			}
+			if cur != nil && strings.TrimPrefix(cur.Key, dp) == rem {
+				if err := advance(); err != nil {
+					yield(Op{}, err)
+					return
+				}
+			}
+			if op.Kind != "" && !yield(op, nil) {
+				return
+			}
+		}
+		if !found {
+			yield(Op{}, fmt.Errorf("%w %s: check the path, or the bucket and credentials", ErrNoObjects, srcLoc))
+			return
+		}
+		for ; cur != nil; _ = advance() {
+			if del && !yield(Op{Kind: "delete", Reason: "extraneous", DstKey: cur.Key}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Preflight opens every store of the jobs and checks what can be checked
+// before any gateway starts: buckets exist and are readable, and a single
+// object exists. Errors here cost no provisioning.
+func Preflight(ctx context.Context, d *Dataplane, jobs []Job) error {
+	for _, job := range jobs {
+		src, _, err := d.openStore(ctx, job.Src)
+		if err != nil {
+			return err
+		}
+		for _, dl := range job.Dsts {
+			if _, _, err := d.openStore(ctx, dl); err != nil {
+				return err
+			}
+		}
+		if !job.Recursive && !job.Sync {
+			for _, err := range copyItems(ctx, job, src) {
+				if err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Preview summarises what jobs would move without moving anything.
+type Preview struct {
+	Objects int64
+	Bytes   int64
+	Deletes int64
+	Samples []Sample
+}
+
+// Sample is one "src => dst (size)" line of a plan.
+type Sample struct {
+	Src, Dst string
+	Size     int64
+	Op       string // copy, or for sync: the reason, or "delete"
+}
+
+// PreviewJobs streams the jobs' listings, counting and keeping the first
+// maxSamples entries; each op is also handed to each (which may be nil).
+func PreviewJobs(ctx context.Context, d *Dataplane, jobs []Job, maxSamples int, each func(Sample)) (Preview, error) {
+	var p Preview
+	add := func(s Sample) {
+		if len(p.Samples) < maxSamples {
+			p.Samples = append(p.Samples, s)
+		}
+		if each != nil {
+			each(s)
+		}
+	}
+	for _, job := range jobs {
+		src, _, err := d.openStore(ctx, job.Src)
+		if err != nil {
+			return p, err
+		}
+		if job.Sync {
+			dst, _, err := d.openStore(ctx, job.Dsts[0])
+			if err != nil {
+				return p, err
+			}
+			for op, err := range SyncOps(ctx, job.Src, job.Dsts[0], src, dst, job.Delete) {
+				if err != nil {
+					return p, err
+				}
+				dstLoc := job.Dsts[0]
+				dstLoc.Key = op.DstKey
+				if op.Kind == "delete" {
+					p.Deletes++
+					add(Sample{Dst: dstLoc.String(), Op: "delete"})
+					continue
+				}
+				srcLoc := job.Src
+				srcLoc.Key = op.Src.Key
+				p.Objects++
+				p.Bytes += op.Src.Size
+				add(Sample{Src: srcLoc.String(), Dst: dstLoc.String(), Size: op.Src.Size, Op: op.Reason})
+			}
+			continue
+		}
+		for it, err := range copyItems(ctx, job, src) {
+			if err != nil {
+				return p, err
+			}
+			p.Objects++
+			p.Bytes += it.obj.Size
+			srcLoc := job.Src
+			srcLoc.Key = it.obj.Key
+			for i, k := range it.dstKeys {
+				dstLoc := job.Dsts[i]
+				dstLoc.Key = k
+				add(Sample{Src: srcLoc.String(), Dst: dstLoc.String(), Size: it.obj.Size, Op: "copy"})
+			}
+		}
+	}
+	return p, nil
+}

@@ -1,0 +1,579 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+)
+
+// Tuning of the client side of a transfer.
+const (
+	maxAttempts     = 5   // per chunk, then the transfer fails naming it
+	dispatchBatch   = 256 // chunk requests per POST
+	pollWait        = 2 * time.Second
+	maxPollFailures = 10 // consecutive failed polls before a gateway counts as lost
+	completers      = 8  // concurrent CompleteMultipart calls
+)
+
+// Progress is a snapshot of a running transfer. Totals grow while the
+// listing streams; ListingDone says when they are final.
+type Progress struct {
+	BytesDone, BytesTotal     int64
+	ObjectsDone, ObjectsTotal int64
+	ListingDone               bool
+	Retries                   int
+	Elapsed                   time.Duration
+}
+
+// Result summarises a finished transfer.
+type Result struct {
+	Objects   int64 // objects copied (counted once however many destinations)
+	Bytes     int64 // raw bytes landed, summed over destinations
+	WireBytes int64 // bytes the destination gateways received on the wire
+	Deleted   int64 // sync --delete
+	Retries   int
+	Duration  time.Duration
+	Stats     []gateway.Stats // per gateway, at the end of the transfer
+}
+
+// objDest is one object at one destination.
+type objDest struct {
+	group    string
+	store    objstore.Store
+	ref      chunk.Store
+	key      string
+	uploadID string
+	parts    []objstore.Part
+	left     int // chunks not yet landed
+}
+
+type objState struct {
+	srcKey    string
+	size      int64
+	dests     []*objDest
+	destsLeft int
+}
+
+type chunkState struct {
+	req     chunk.Request
+	obj     *objState
+	pending map[string]bool // destination groups still to land
+}
+
+// jobStores are the opened stores of one job.
+type jobStores struct {
+	job    Job
+	src    objstore.Store
+	srcRef chunk.Store
+	dsts   []objstore.Store
+	refs   []chunk.Store
+	groups []string
+}
+
+type run struct {
+	d      *Dataplane
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	params chunk.Params
+	start  time.Time
+
+	mu          sync.Mutex
+	chunks      map[chunk.ID]*chunkState
+	outstanding int // objects dispatched and not finished
+	listingDone bool
+	finished    chan struct{}
+	prog        Progress
+	result      Result
+	open        map[*objDest]bool // multipart uploads to abort on failure
+
+	dispatch chan chunk.Request
+	retryMu  sync.Mutex
+	retries  []chunk.Request
+	retrySig chan struct{}
+
+	completeSem chan struct{}
+	completeWG  sync.WaitGroup
+	expected    *expectations
+}
+
+// Run moves every job through the gateways and returns once the
+// destinations are complete and verified, or on the first fatal error
+// (after aborting open multipart uploads).
+func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progress)) (*Result, error) {
+	d.mu.Lock()
+	ok := d.provisioned
+	d.mu.Unlock()
+	if !ok {
+		return nil, errors.New("dataplane is not provisioned: call Provision first")
+	}
+	cfg := d.opts.Config
+	r := &run{
+		d: d, start: time.Now(),
+		params: chunk.Params{
+			Enabled:   cfg.MultipartEnabled,
+			Threshold: int64(cfg.MultipartMinThresholdMB) << 20,
+			PartSize:  int64(cfg.MultipartChunkSizeMB) << 20,
+			MaxParts:  cfg.MultipartMaxChunks,
+		},
+		chunks:      map[chunk.ID]*chunkState{},
+		finished:    make(chan struct{}),
+		open:        map[*objDest]bool{},
+		dispatch:    make(chan chunk.Request, dispatchBatch),
+		retrySig:    make(chan struct{}, 1),
+		completeSem: make(chan struct{}, completers),
+	}
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	defer r.cancel(nil)
+
+	stores, err := r.openJobs(jobs)
+	if err != nil {
+		return nil, err
+	}
+	if r.expected, err = newExpectations(d.opts.Dir); err != nil {
+		return nil, err
+	}
+	defer r.expected.close()
+	before := d.stats(context.WithoutCancel(ctx))
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); r.dispatcher() }()
+	for _, c := range d.allClients() {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.track(c) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := r.produce(stores)
+		r.mu.Lock()
+		r.listingDone = true
+		r.prog.ListingDone = true
+		r.checkFinishedLocked()
+		r.mu.Unlock()
+		if err != nil {
+			r.cancel(err)
+		}
+	}()
+	if onProgress != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-r.ctx.Done():
+					return
+				case <-r.finished:
+					return
+				case <-t.C:
+					onProgress(r.snapshot())
+				}
+			}
+		}()
+	}
+
+	select {
+	case <-r.finished:
+		r.completeWG.Wait()
+	case <-r.ctx.Done():
+	}
+	runErr := context.Cause(r.ctx)
+	r.cancel(errDone)
+	wg.Wait()
+	r.completeWG.Wait()
+	if runErr != nil {
+		r.abortOpen()
+		return nil, runErr
+	}
+	if onProgress != nil {
+		onProgress(r.snapshot())
+	}
+	if err := r.verify(ctx, stores); err != nil {
+		return nil, err
+	}
+	res := r.result
+	res.Retries = r.prog.Retries
+	res.Duration = time.Since(r.start)
+	res.Stats = d.stats(context.WithoutCancel(ctx))
+	res.WireBytes = wireDelta(d, before, res.Stats)
+	return &res, nil
+}
+
+var errDone = errors.New("transfer finished")
+
+func (r *run) snapshot() Progress {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.prog
+	p.Elapsed = time.Since(r.start)
+	return p
+}
+
+func (r *run) fail(err error) { r.cancel(err) }
+
+func (r *run) openJobs(jobs []Job) ([]jobStores, error) {
+	dests := r.d.plan.Destinations()
+	var out []jobStores
+	for _, job := range jobs {
+		if len(job.Dsts) != len(dests) {
+			return nil, fmt.Errorf("job %s has %d destinations, the dataplane %d", job.Src, len(job.Dsts), len(dests))
+		}
+		js := jobStores{job: job}
+		var err error
+		if js.src, js.srcRef, err = r.d.openStore(r.ctx, job.Src); err != nil {
+			return nil, err
+		}
+		for i, dl := range job.Dsts {
+			st, ref, err := r.d.openStore(r.ctx, dl)
+			if err != nil {
+				return nil, err
+			}
+			js.dsts = append(js.dsts, st)
+			js.refs = append(js.refs, ref)
+			js.groups = append(js.groups, dests[i].Key)
+		}
+		out = append(out, js)
+	}
+	return out, nil
+}
+
+// produce streams every job's objects into dispatch.
+func (r *run) produce(stores []jobStores) error {
+	for ji, js := range stores {
+		for it, err := range r.items(js) {
+			if err != nil {
+				return err
+			}
+			if err := r.startObject(ji, js, it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) items(js jobStores) iter.Seq2[item, error] {
+	if !js.job.Sync {
+		return copyItems(r.ctx, js.job, js.src)
+	}
+	return func(yield func(item, error) bool) {
+		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], js.job.Delete) {
+			if err != nil {
+				yield(item{}, err)
+				return
+			}
+			if op.Kind == "delete" {
+				if err := js.dsts[0].Delete(r.ctx, op.DstKey); err != nil {
+					yield(item{}, fmt.Errorf("sync --delete %s: %w", op.DstKey, err))
+					return
+				}
+				r.mu.Lock()
+				r.result.Deleted++
+				r.mu.Unlock()
+				continue
+			}
+			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// startObject opens multipart uploads if the object is striped, registers
+// its chunks and hands them to the dispatcher (blocking while gateways are
+// full: that is the backpressure that keeps listings from running ahead).
+func (r *run) startObject(ji int, js jobStores, it item) error {
+	ranges := chunk.Split(it.obj.Size, r.params)
+	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, destsLeft: len(it.dstKeys)}
+	for i, key := range it.dstKeys {
+		od := &objDest{group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}
+		if ranges[0].Part > 0 {
+			id, err := od.store.InitiateMultipart(r.ctx, key)
+			if err != nil {
+				return fmt.Errorf("start multipart upload of %s: %w", key, err)
+			}
+			od.uploadID = id
+			od.parts = make([]objstore.Part, len(ranges))
+			r.mu.Lock()
+			r.open[od] = true
+			r.mu.Unlock()
+		}
+		o.dests = append(o.dests, od)
+		if err := r.expected.add(ji, i, key, it.obj.Size); err != nil {
+			return err
+		}
+	}
+	reqs := make([]chunk.Request, len(ranges))
+	r.mu.Lock()
+	for i, rg := range ranges {
+		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
+		cs := &chunkState{obj: o, pending: map[string]bool{}}
+		for _, od := range o.dests {
+			req.Dests = append(req.Dests, chunk.Dest{Region: od.group, Store: od.ref, Key: od.key, UploadID: od.uploadID})
+			cs.pending[od.group] = true
+		}
+		cs.req = req
+		r.chunks[req.ID] = cs
+		reqs[i] = req
+	}
+	r.outstanding++
+	r.prog.ObjectsTotal++
+	r.prog.BytesTotal += it.obj.Size * int64(len(o.dests))
+	r.mu.Unlock()
+	for _, req := range reqs {
+		select {
+		case r.dispatch <- req:
+		case <-r.ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+// dispatcher batches chunk requests and spreads them over the source
+// gateways; a gateway with a full queue accepts part of a batch and the
+// rest goes to the next one.
+func (r *run) dispatcher() {
+	srcs := r.d.clients("source")
+	next := 0
+	var batch []chunk.Request
+	for {
+		if len(batch) == 0 {
+			batch = r.takeRetries(batch)
+		}
+		if len(batch) == 0 {
+			select {
+			case <-r.ctx.Done():
+				return
+			case req := <-r.dispatch:
+				batch = append(batch, req)
+			case <-r.retrySig:
+				continue
+			}
+		}
+	fill:
+		for len(batch) < dispatchBatch {
+			select {
+			case req := <-r.dispatch:
+				batch = append(batch, req)
+			default:
+				break fill
+			}
+		}
+		backoff := 5 * time.Millisecond
+		for len(batch) > 0 {
+			progressed := false
+			for range srcs {
+				c := srcs[next%len(srcs)]
+				next++
+				n, err := c.PostChunks(r.ctx, batch)
+				if err != nil && r.ctx.Err() == nil {
+					r.d.log.Warn("post chunk requests", "gateway", c.ID, "err", err)
+				}
+				if n > 0 {
+					batch = batch[n:]
+					progressed = true
+					if len(batch) == 0 {
+						break
+					}
+				}
+			}
+			if len(batch) == 0 {
+				break
+			}
+			if !progressed {
+				select {
+				case <-r.ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, 200*time.Millisecond)
+			}
+		}
+		batch = batch[:0]
+	}
+}
+
+func (r *run) takeRetries(batch []chunk.Request) []chunk.Request {
+	r.retryMu.Lock()
+	defer r.retryMu.Unlock()
+	batch = append(batch, r.retries...)
+	r.retries = r.retries[:0]
+	return batch
+}
+
+func (r *run) retryLater(req chunk.Request) {
+	delay := time.Duration(1<<min(req.Attempt, 6)) * 50 * time.Millisecond
+	time.AfterFunc(delay, func() {
+		r.retryMu.Lock()
+		r.retries = append(r.retries, req)
+		r.retryMu.Unlock()
+		select {
+		case r.retrySig <- struct{}{}:
+		default:
+		}
+	})
+}
+
+// track long-polls one gateway's chunk status log.
+func (r *run) track(c *gateway.Client) {
+	var since int64
+	failures := 0
+	for r.ctx.Err() == nil {
+		evs, err := c.Events(r.ctx, since, pollWait)
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return
+			}
+			failures++
+			if failures >= maxPollFailures {
+				r.fail(fmt.Errorf("gateway %s stopped answering: %w", c.ID, err))
+				return
+			}
+			time.Sleep(time.Duration(failures) * 100 * time.Millisecond)
+			continue
+		}
+		failures = 0
+		for _, e := range evs {
+			r.handle(e)
+			since = e.Seq + 1
+		}
+	}
+}
+
+func (r *run) handle(e gateway.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs := r.chunks[e.Chunk]
+	if cs == nil {
+		return // finished already; a late duplicate
+	}
+	switch e.State {
+	case gateway.StateComplete:
+		if !cs.pending[e.Region] {
+			return
+		}
+		delete(cs.pending, e.Region)
+		if len(cs.pending) == 0 {
+			delete(r.chunks, e.Chunk)
+		}
+		r.prog.BytesDone += cs.req.Length
+		r.result.Bytes += cs.req.Length
+		for _, od := range cs.obj.dests {
+			if od.group != e.Region {
+				continue
+			}
+			if od.uploadID != "" {
+				od.parts[cs.req.PartNumber-1] = objstore.Part{Number: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag}
+			}
+			od.left--
+			if od.left == 0 {
+				if od.uploadID != "" {
+					r.complete(cs.obj, od)
+				} else {
+					r.destDoneLocked(cs.obj)
+				}
+			}
+		}
+	case gateway.StateFailed:
+		if e.Attempt >= 0 && e.Attempt != cs.req.Attempt {
+			return // about an attempt already superseded
+		}
+		if e.Region != "" && !cs.pending[e.Region] {
+			return
+		}
+		if !e.Retryable || cs.req.Attempt+1 >= maxAttempts {
+			r.fail(fmt.Errorf("transfer of %s failed after %d attempt(s) on gateway %s: %s", cs.obj.srcKey, cs.req.Attempt+1, e.Gateway, e.Err))
+			return
+		}
+		cs.req.Attempt++
+		retry := cs.req
+		retry.Dests = nil
+		for _, dst := range cs.req.Dests {
+			if cs.pending[dst.Region] {
+				retry.Dests = append(retry.Dests, dst)
+			}
+		}
+		r.prog.Retries++
+		r.d.log.Info("retrying chunk", "key", cs.obj.srcKey, "part", cs.req.PartNumber, "attempt", cs.req.Attempt, "reason", e.Err)
+		r.retryLater(retry)
+	}
+}
+
+// complete finishes a multipart upload off the tracking path.
+func (r *run) complete(o *objState, od *objDest) {
+	r.completeWG.Add(1)
+	go func() {
+		defer r.completeWG.Done()
+		select {
+		case r.completeSem <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
+		defer func() { <-r.completeSem }()
+		var err error
+		for attempt := range maxAttempts {
+			if err = od.store.CompleteMultipart(r.ctx, od.key, od.uploadID, od.parts); err == nil || !objstore.IsRetryable(err) {
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		}
+		if err != nil {
+			r.fail(fmt.Errorf("complete multipart upload of %s: %w", od.key, err))
+			return
+		}
+		r.mu.Lock()
+		delete(r.open, od)
+		r.destDoneLocked(o)
+		r.mu.Unlock()
+	}()
+}
+
+func (r *run) destDoneLocked(o *objState) {
+	o.destsLeft--
+	if o.destsLeft > 0 {
+		return
+	}
+	r.outstanding--
+	r.prog.ObjectsDone++
+	r.result.Objects++
+	r.checkFinishedLocked()
+}
+
+func (r *run) checkFinishedLocked() {
+	if r.listingDone && r.outstanding == 0 {
+		select {
+		case <-r.finished:
+		default:
+			close(r.finished)
+		}
+	}
+}
+
+// abortOpen aborts every multipart upload the failed run left open, so no
+// staged part lingers (or is billed) at the destination.
+func (r *run) abortOpen() {
+	r.mu.Lock()
+	open := make([]*objDest, 0, len(r.open))
+	for od := range r.open {
+		open = append(open, od)
+	}
+	r.open = map[*objDest]bool{}
+	r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	defer cancel()
+	for _, od := range open {
+		if err := od.store.AbortMultipart(ctx, od.key, od.uploadID); err != nil {
+			r.d.log.Error("abort multipart upload", "key", od.key, "upload", od.uploadID, "err", err)
+		}
+	}
+}

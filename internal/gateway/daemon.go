@@ -1,0 +1,321 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+)
+
+// Defaults for a program that leaves them unset.
+const (
+	defaultReaders      = 8
+	defaultWriters      = 8
+	defaultMemoryBudget = 1 << 30
+	requestQueueLen     = 1024
+	maxErrors           = 100
+)
+
+// Gateway is one running gateway.
+type Gateway struct {
+	boot Boot
+	log  *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	dataLn net.Listener
+	ctrlLn net.Listener
+	http   *http.Server
+
+	progOnce sync.Once
+	progSet  chan struct{} // closed once a program is installed
+	prog     Program
+	sinks    map[string]bool // region tags written here
+	storesMu sync.Mutex
+	stores   map[chunk.Store]objstore.Store // opened on first use
+	requests chan chunk.Request
+	sendQ    map[string]chan *outFrame
+	writeQ   chan *inFrame
+	budget   *budget
+
+	status  *statusLog
+	errMu   sync.Mutex
+	errs    []string
+	stats   counters
+	corrupt atomic.Int64
+
+	shutdownOnce sync.Once
+	stopped      chan struct{}
+}
+
+type counters struct {
+	wireSent, wireRecv, rawSent, rawRecv       atomic.Int64
+	framesSent, framesRecv, framesRejected     atomic.Int64
+	chunksRead, chunksWritten, connectionsUsed atomic.Int64
+}
+
+// Main runs a gateway from a boot file until it is shut down. It prints one
+// Ready line on stdout once listening.
+func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader) error {
+	b, err := os.ReadFile(bootPath)
+	if err != nil {
+		return fmt.Errorf("read gateway boot file: %w", err)
+	}
+	// The boot file holds the secret and the key: gone as soon as it is read.
+	_ = os.Remove(bootPath)
+	var boot Boot
+	if err := json.Unmarshal(b, &boot); err != nil {
+		return fmt.Errorf("parse gateway boot file %s: %w", bootPath, err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := Start(ctx, boot, slog.Default())
+	if err != nil {
+		return err
+	}
+	ready, _ := json.Marshal(g.Ready())
+	if _, err := fmt.Fprintf(stdout, "%s\n", ready); err != nil {
+		g.Shutdown()
+		return err
+	}
+	if boot.ExitOnStdinEOF && stdin != nil {
+		go func() {
+			_, _ = io.Copy(io.Discard, stdin)
+			g.log.Info("parent went away; shutting down")
+			g.Shutdown()
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		g.Shutdown()
+	}()
+	g.Wait()
+	return nil
+}
+
+// Start listens on the boot addresses and serves the control API.
+func Start(ctx context.Context, boot Boot, log *slog.Logger) (*Gateway, error) {
+	if boot.Secret == "" {
+		return nil, errors.New("gateway boot: empty control secret")
+	}
+	g := &Gateway{
+		boot:    boot,
+		log:     log.With("gateway", boot.ID),
+		progSet: make(chan struct{}),
+		status:  newStatusLog(),
+		stopped: make(chan struct{}),
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	var err error
+	if g.dataLn, err = net.Listen("tcp", orLocal(boot.DataAddr)); err != nil {
+		return nil, fmt.Errorf("gateway %s: listen for data on %s: %w", boot.ID, boot.DataAddr, err)
+	}
+	if g.ctrlLn, err = net.Listen("tcp", orLocal(boot.ControlAddr)); err != nil {
+		g.dataLn.Close()
+		return nil, fmt.Errorf("gateway %s: listen for control on %s: %w", boot.ID, boot.ControlAddr, err)
+	}
+	g.http = &http.Server{Handler: g.routes(), ReadHeaderTimeout: 10 * time.Second}
+	g.wg.Add(2)
+	go func() { defer g.wg.Done(); _ = g.http.Serve(g.ctrlLn) }()
+	go func() { defer g.wg.Done(); g.acceptLoop() }()
+	g.log.Info("gateway listening", "control", g.ctrlLn.Addr().String(), "data", g.dataLn.Addr().String())
+	return g, nil
+}
+
+func orLocal(addr string) string {
+	if addr == "" {
+		return "127.0.0.1:0"
+	}
+	return addr
+}
+
+// Ready describes where this gateway listens.
+func (g *Gateway) Ready() Ready {
+	return Ready{ID: g.boot.ID, PID: os.Getpid(), Control: g.ctrlLn.Addr().String(), Data: g.dataLn.Addr().String()}
+}
+
+// Wait blocks until the gateway has shut down.
+func (g *Gateway) Wait() { <-g.stopped }
+
+// Shutdown stops every operator, writes the stats file and closes listeners.
+func (g *Gateway) Shutdown() {
+	g.shutdownOnce.Do(func() {
+		g.cancel()
+		_ = g.dataLn.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = g.http.Shutdown(sctx)
+		cancel()
+		if g.boot.StatsFile != "" {
+			if b, err := json.MarshalIndent(g.Stats(), "", "  "); err == nil {
+				_ = os.WriteFile(g.boot.StatsFile, b, 0o600)
+			}
+		}
+		g.log.Info("gateway stopped", "stats", g.Stats())
+		close(g.stopped)
+	})
+}
+
+// Stats snapshots the counters.
+func (g *Gateway) Stats() Stats {
+	s := Stats{
+		ID: g.boot.ID, Region: g.boot.Region,
+		WireBytesSent: g.stats.wireSent.Load(), WireBytesRecv: g.stats.wireRecv.Load(),
+		RawBytesSent: g.stats.rawSent.Load(), RawBytesRecv: g.stats.rawRecv.Load(),
+		FramesSent: g.stats.framesSent.Load(), FramesRecv: g.stats.framesRecv.Load(),
+		FramesRejected: g.stats.framesRejected.Load(),
+		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(),
+		ConnectionsUsed: g.stats.connectionsUsed.Load(),
+	}
+	if g.requests != nil {
+		s.QueuedRequests = len(g.requests)
+	}
+	return s
+}
+
+func (g *Gateway) recordError(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	g.log.Error(msg)
+	g.errMu.Lock()
+	if len(g.errs) < maxErrors {
+		g.errs = append(g.errs, msg)
+	}
+	g.errMu.Unlock()
+}
+
+// install opens the program's stores and starts its operators. A gateway
+// runs one program for its whole life.
+func (g *Gateway) install(p Program) error {
+	if p.NumConnections <= 0 {
+		return fmt.Errorf("program: num_connections must be ≥ 1, got %d", p.NumConnections)
+	}
+	if p.Readers <= 0 {
+		p.Readers = defaultReaders
+	}
+	if p.Writers <= 0 {
+		p.Writers = defaultWriters
+	}
+	if p.MemoryBudget <= 0 {
+		p.MemoryBudget = defaultMemoryBudget
+	}
+	var err error
+	installed := false
+	g.progOnce.Do(func() {
+		installed = true
+		err = g.installOnce(p)
+	})
+	if !installed {
+		return errors.New("program already installed")
+	}
+	return err
+}
+
+func (g *Gateway) installOnce(p Program) error {
+	g.sinks = map[string]bool{}
+	for _, region := range p.Sinks {
+		g.sinks[region] = true
+	}
+	g.prog = p
+	g.budget = newBudget(p.MemoryBudget)
+	g.corrupt.Store(int64(p.Test.CorruptFrames))
+	g.sendQ = map[string]chan *outFrame{}
+	for region, hops := range p.Routes {
+		if len(hops) == 0 {
+			return fmt.Errorf("program: route to %s has no next hop", region)
+		}
+		q := make(chan *outFrame, p.NumConnections)
+		g.sendQ[region] = q
+		for _, addr := range hops {
+			for i := range p.NumConnections {
+				g.wg.Add(1)
+				go func() { defer g.wg.Done(); g.sender(region, addr, i, q) }()
+			}
+		}
+	}
+	if len(g.sinks) > 0 {
+		g.writeQ = make(chan *inFrame, 2*p.Writers)
+		for range p.Writers {
+			g.wg.Add(1)
+			go func() { defer g.wg.Done(); g.writer() }()
+		}
+	}
+	if p.Source {
+		g.requests = make(chan chunk.Request, requestQueueLen)
+		for range p.Readers {
+			g.wg.Add(1)
+			go func() { defer g.wg.Done(); g.reader() }()
+		}
+	}
+	close(g.progSet)
+	g.log.Info("program installed", "source", p.Source, "sinks", len(p.Sinks), "routes", len(p.Routes), "connections", p.NumConnections)
+	return nil
+}
+
+// enqueue accepts as many requests as the queue has room for.
+func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
+	select {
+	case <-g.progSet:
+	default:
+		return 0, errors.New("no program installed yet")
+	}
+	if g.requests == nil {
+		return 0, errors.New("this gateway has no source store: chunk requests go to source gateways")
+	}
+	for i, r := range reqs {
+		for _, d := range r.Dests {
+			if _, ok := g.sendQ[d.Region]; !ok {
+				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Region)
+			}
+		}
+		select {
+		case g.requests <- r:
+		default:
+			return i, nil
+		}
+	}
+	return len(reqs), nil
+}
+
+func (g *Gateway) event(e Event) {
+	e.Gateway = g.boot.ID
+	g.status.add(e)
+}
+
+func bufferedConn(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, 256<<10) }
+
+// store opens (once) the bucket a request names.
+func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
+	g.storesMu.Lock()
+	defer g.storesMu.Unlock()
+	if st, ok := g.stores[ref]; ok {
+		return st, nil
+	}
+	loc, err := objstore.ParseURL(ref.URL)
+	if err != nil {
+		return nil, err
+	}
+	st, err := objstore.Open(g.ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays})
+	if err != nil {
+		return nil, err
+	}
+	if g.stores == nil {
+		g.stores = map[chunk.Store]objstore.Store{}
+	}
+	g.stores[ref] = st
+	return st, nil
+}

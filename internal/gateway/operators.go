@@ -1,0 +1,309 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+	"github.com/skyplane-project/skyplane-go/internal/wire"
+)
+
+// outFrame is one copy of a chunk on its way to one target region. Copies
+// for several targets (broadcast) share Data, read once from the source.
+type outFrame struct {
+	frame *wire.Frame
+	req   chunk.Request
+	done  func() // releases the shared data's budget after the last copy
+}
+
+type inFrame struct {
+	req  chunk.Request
+	dest chunk.Dest
+	data []byte
+	md5  [16]byte
+}
+
+func (g *Gateway) wireOptions() wire.Options {
+	o := wire.Options{Compress: g.prog.Compress, VerifyChecksum: g.prog.VerifyChecksums}
+	if g.prog.Encrypt {
+		o.Key = g.boot.Key
+	}
+	return o
+}
+
+// reader reads requested byte ranges from the source store, hashes them and
+// hands one frame per target to the send queues.
+func (g *Gateway) reader() {
+	for {
+		var req chunk.Request
+		select {
+		case <-g.ctx.Done():
+			return
+		case req = <-g.requests:
+		}
+		if err := g.budget.acquire(g.ctx, req.Length); err != nil {
+			return
+		}
+		data, err := g.readRange(req)
+		if err != nil {
+			g.budget.release(req.Length)
+			g.event(Event{Chunk: req.ID, Attempt: req.Attempt, State: StateFailed,
+				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err)})
+			continue
+		}
+		g.stats.chunksRead.Add(1)
+		sum := md5.Sum(data)
+		left := atomic.Int32{}
+		left.Store(int32(len(req.Dests)))
+		done := func() {
+			if left.Add(-1) == 0 {
+				g.budget.release(req.Length)
+			}
+		}
+		for _, d := range req.Dests {
+			meta, _ := json.Marshal(frameMeta{Target: d.Region, Req: req})
+			of := &outFrame{frame: &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: sum}, req: req, done: done}
+			select {
+			case g.sendQ[d.Region] <- of:
+			case <-g.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (g *Gateway) readRange(req chunk.Request) ([]byte, error) {
+	data := make([]byte, req.Length)
+	if req.Length == 0 {
+		return data, nil
+	}
+	src, err := g.store(req.Src)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := src.Read(g.ctx, req.SrcKey, req.Offset, req.Length)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, data); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("object is shorter than listed (changed during the transfer?): %w", err)
+		}
+		return nil, objstore.Retryable(err)
+	}
+	return data, nil
+}
+
+// sender owns one persistent connection to a next hop and sends frames from
+// the target's queue over it, redialling when the connection breaks.
+func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
+	backoff := 50 * time.Millisecond
+	for g.ctx.Err() == nil {
+		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(g.ctx, "tcp", addr)
+		if err != nil {
+			if g.ctx.Err() == nil {
+				g.log.Warn("dial next hop", "addr", addr, "conn", idx, "err", err)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-g.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		g.sendOn(conn, region, q)
+		conn.Close()
+	}
+}
+
+func (g *Gateway) sendOn(conn net.Conn, region string, q chan *outFrame) {
+	opts := g.wireOptions()
+	if g.corrupt.Load() > 0 {
+		opts.Corrupt = func(_ uint64, payload []byte) {
+			if len(payload) > 0 && g.corrupt.Add(-1) >= 0 {
+				payload[len(payload)/2] ^= 0xff
+			}
+		}
+	}
+	s, err := wire.NewSender(conn, opts)
+	if err != nil {
+		g.log.Warn("handshake with next hop", "region", region, "err", err)
+		return
+	}
+	for {
+		var of *outFrame
+		select {
+		case <-g.ctx.Done():
+			return
+		case of = <-q:
+		}
+		if d := g.prog.Test.FrameDelayMS; d > 0 {
+			time.Sleep(time.Duration(d) * time.Millisecond)
+		}
+		n, err := s.Send(of.frame)
+		if err != nil {
+			g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateFailed, Region: region,
+				Err: fmt.Sprintf("send to %s: %v", conn.RemoteAddr(), err), Retryable: true})
+			of.done()
+			return
+		}
+		g.stats.wireSent.Add(n)
+		g.stats.rawSent.Add(int64(len(of.frame.Data)))
+		g.stats.framesSent.Add(1)
+		of.done()
+	}
+}
+
+func (g *Gateway) acceptLoop() {
+	for {
+		conn, err := g.dataLn.Accept()
+		if err != nil {
+			return
+		}
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			defer conn.Close()
+			// Unblock the receiver when the gateway stops.
+			stop := context.AfterFunc(g.ctx, func() { conn.Close() })
+			defer stop()
+			g.receive(conn)
+		}()
+	}
+}
+
+func (g *Gateway) receive(conn net.Conn) {
+	select {
+	case <-g.progSet:
+	case <-g.ctx.Done():
+		return
+	}
+	r, err := wire.NewReceiver(bufferedConn(conn), g.wireOptions())
+	if err != nil {
+		g.stats.framesRejected.Add(1)
+		g.recordError("rejected data connection from %s: %v", conn.RemoteAddr(), err)
+		return
+	}
+	used := false
+	for {
+		f, n, err := r.Next()
+		if err != nil {
+			var fe *wire.FrameError
+			if errors.As(err, &fe) {
+				g.stats.wireRecv.Add(n)
+				g.stats.framesRejected.Add(1)
+				g.log.Warn("rejected frame", "from", conn.RemoteAddr().String(), "chunk", chunk.ID(fe.ChunkID).String(), "err", fe.Err)
+				g.event(Event{Chunk: fe.ChunkID, Attempt: -1, State: StateFailed, Err: "frame rejected: " + fe.Err.Error(), Retryable: true})
+				continue
+			}
+			if !errors.Is(err, io.EOF) && g.ctx.Err() == nil {
+				g.recordError("data connection from %s: %v", conn.RemoteAddr(), err)
+			}
+			return
+		}
+		if !used {
+			used = true
+			g.stats.connectionsUsed.Add(1)
+		}
+		g.stats.wireRecv.Add(n)
+		g.stats.rawRecv.Add(int64(len(f.Data)))
+		g.stats.framesRecv.Add(1)
+		var meta frameMeta
+		if err := json.Unmarshal(f.Meta, &meta); err != nil {
+			g.event(Event{Chunk: f.ChunkID, Attempt: -1, State: StateFailed, Err: "bad frame metadata: " + err.Error(), Retryable: true})
+			continue
+		}
+		if !g.dispatchIn(f, meta) {
+			return
+		}
+	}
+}
+
+// dispatchIn hands a received frame to a writer (this gateway writes for
+// the target) or to the next hop (relay). It reports false when stopping.
+func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
+	size := int64(len(f.Data))
+	if err := g.budget.acquire(g.ctx, size); err != nil {
+		return false
+	}
+	if g.sinks[meta.Target] {
+		dest, _ := meta.dest()
+		select {
+		case g.writeQ <- &inFrame{req: meta.Req, dest: dest, data: f.Data, md5: f.MD5}:
+			return true
+		case <-g.ctx.Done():
+			return false
+		}
+	}
+	if q, ok := g.sendQ[meta.Target]; ok {
+		of := &outFrame{frame: f, req: meta.Req, done: func() { g.budget.release(size) }}
+		select {
+		case q <- of:
+			return true
+		case <-g.ctx.Done():
+			return false
+		}
+	}
+	g.budget.release(size)
+	g.event(Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
+		Err: fmt.Sprintf("gateway %s has no route or store for %s", g.boot.ID, meta.Target)})
+	return true
+}
+
+// writer writes received chunks into the destination store: a whole object
+// (atomic put) or one part of a multipart upload. The store verifies the MD5.
+func (g *Gateway) writer() {
+	for {
+		var in *inFrame
+		select {
+		case <-g.ctx.Done():
+			return
+		case in = <-g.writeQ:
+		}
+		size := int64(len(in.data))
+		var etag string
+		sink, err := g.store(in.dest.Store)
+		switch {
+		case err != nil:
+		case in.dest.UploadID != "":
+			etag, err = sink.UploadPart(g.ctx, in.dest.Key, in.dest.UploadID, objstore.Part{
+				Number: in.req.PartNumber, Offset: in.req.Offset, Size: size, MD5: in.md5[:],
+			}, bytes.NewReader(in.data))
+		default:
+			err = sink.Write(g.ctx, in.dest.Key, bytes.NewReader(in.data), size, in.md5[:])
+			etag = hex.EncodeToString(in.md5[:])
+		}
+		g.budget.release(size)
+		if err != nil {
+			g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateFailed, Region: in.dest.Region,
+				Err: fmt.Sprintf("write %s: %v", in.dest.Key, err), Retryable: retryable(err)})
+			continue
+		}
+		g.stats.chunksWritten.Add(1)
+		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, Bytes: size})
+	}
+}
+
+// retryable classes an error: missing objects and denied access will not
+// heal by retrying; everything else (resets, 5xx, checksum) may.
+func retryable(err error) bool {
+	switch {
+	case errors.Is(err, objstore.ErrNotFound), errors.Is(err, objstore.ErrAccessDenied),
+		errors.Is(err, objstore.ErrBucketNotFound), errors.Is(err, objstore.ErrUploadNotFound):
+		return false
+	}
+	return true
+}

@@ -1,0 +1,145 @@
+// Package objstore is the store interface every backend (local disk, S3, GCS,
+// Azure Blob, HDFS) implements, plus URL parsing and the backend registry.
+//
+// A Store is opened at bucket level; keys are relative to it. Listings stream
+// (iter.Seq2) in lexicographic byte order so callers can merge-join a source
+// and a destination listing with bounded memory.
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"sync"
+	"time"
+)
+
+// Object is one entry of a listing or the answer of Head.
+type Object struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+	// MD5 is the whole-object MD5 when the store knows it (nil otherwise, e.g.
+	// for S3 multipart objects whose ETag is not an MD5).
+	MD5 []byte
+}
+
+// Part describes one part of a multipart upload.
+type Part struct {
+	Number int   // 1-based
+	Offset int64 // byte offset of the part in the final object
+	Size   int64
+	MD5    []byte // verified by the store when non-nil
+	ETag   string // returned by UploadPart; handed back to CompleteMultipart
+}
+
+// Upload is an open multipart upload.
+type Upload struct {
+	Key      string
+	UploadID string
+}
+
+// Features are a backend's capabilities and limits (rclone style).
+type Features struct {
+	// MinPartSize is the smallest allowed size of a non-final part (0 = none).
+	MinPartSize int64
+	// MaxParts is the most parts one multipart upload may have (0 = no limit).
+	MaxParts int
+}
+
+// Store is the driver interface of one bucket (or container, or file system root).
+type Store interface {
+	// URL names the bucket this store was opened at, e.g. "s3://bucket" or "file:///".
+	URL() string
+	Features() Features
+	// BucketExists returns nil, or an error wrapping ErrBucketNotFound or ErrAccessDenied.
+	BucketExists(ctx context.Context) error
+	// List yields every object whose key starts with prefix, recursively (no
+	// delimiter), in lexicographic byte order of keys, page by page.
+	List(ctx context.Context, prefix string) iter.Seq2[Object, error]
+	// Head returns an error wrapping ErrNotFound when the key does not exist.
+	Head(ctx context.Context, key string) (Object, error)
+	// Read returns length bytes from offset; length < 0 reads to the end.
+	Read(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// Write stores size bytes from r as key, atomically: the object is either
+	// absent or complete. A non-nil md5 is verified (ErrChecksumMismatch).
+	Write(ctx context.Context, key string, r io.Reader, size int64, md5 []byte) error
+	InitiateMultipart(ctx context.Context, key string) (uploadID string, err error)
+	// UploadPart stores p.Size bytes from r as part p. Parts may arrive in any
+	// order and from several processes. It returns the ETag for CompleteMultipart.
+	UploadPart(ctx context.Context, key, uploadID string, p Part, r io.Reader) (etag string, err error)
+	// CompleteMultipart makes the object visible from parts (sorted by Number).
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) error
+	// AbortMultipart discards an upload and every staged part.
+	AbortMultipart(ctx context.Context, key, uploadID string) error
+	// ListMultipartUploads lists open uploads under prefix.
+	ListMultipartUploads(ctx context.Context, prefix string) ([]Upload, error)
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Errors callers branch on. Backends wrap them with %w and add context
+// (bucket, key, credential source).
+var (
+	ErrNotFound         = errors.New("object not found")
+	ErrBucketNotFound   = errors.New("bucket not found")
+	ErrAccessDenied     = errors.New("access denied")
+	ErrChecksumMismatch = errors.New("checksum mismatch")
+	ErrUploadNotFound   = errors.New("multipart upload not found")
+	ErrNotSupported     = errors.New("not supported")
+)
+
+// RetryableError marks a failure worth retrying (throttling, 5xx, resets).
+type RetryableError struct{ Err error }
+
+func (e *RetryableError) Error() string { return e.Err.Error() }
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// Retryable wraps err as retryable.
+func Retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &RetryableError{Err: err}
+}
+
+// IsRetryable reports whether err (or anything it wraps) is retryable.
+func IsRetryable(err error) bool {
+	var r *RetryableError
+	return errors.As(err, &r)
+}
+
+// Options carry backend settings from config and flags.
+type Options struct {
+	// Endpoint overrides the service endpoint (S3-compatible stores, emulators).
+	Endpoint      string
+	RequesterPays bool
+}
+
+// Opener opens the store of a parsed location.
+type Opener func(ctx context.Context, loc Location, opts Options) (Store, error)
+
+var (
+	regMu    sync.RWMutex
+	registry = map[string]Opener{}
+)
+
+// Register makes a backend available for a scheme. Backends call it from init.
+func Register(scheme string, open Opener) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	registry[scheme] = open
+}
+
+// Open opens the store holding loc.
+func Open(ctx context.Context, loc Location, opts Options) (Store, error) {
+	regMu.RLock()
+	open, ok := registry[loc.Scheme]
+	regMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%s: the %s backend is not available in this build yet (supported now: %s)", loc, schemeName(loc.Scheme), registered())
+	}
+	return open(ctx, loc, opts)
+}

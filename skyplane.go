@@ -1,0 +1,235 @@
+// Package skyplane moves bulk data between object stores (S3, GCS, Azure
+// Blob, S3-compatible stores, local disk) through a fleet of gateways that
+// stream chunks to each other over many TCP connections, compressed,
+// encrypted and checksummed.
+//
+//	client := skyplane.NewClient(skyplane.DefaultConfig())
+//	res, err := client.Copy(ctx, "/data/in", "/data/out", skyplane.CopyOptions{Recursive: true})
+//
+// Copy and Sync provision gateways, transfer, verify and tear down in one
+// call. For several transfers over one set of gateways, use Dataplane.
+package skyplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute"
+	"github.com/skyplane-project/skyplane-go/internal/compute/local"
+	"github.com/skyplane-project/skyplane-go/internal/config"
+	"github.com/skyplane-project/skyplane-go/internal/dataplane"
+	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+	"github.com/skyplane-project/skyplane-go/internal/planner"
+
+	// Store backends register their URL schemes.
+	_ "github.com/skyplane-project/skyplane-go/internal/objstore/local"
+)
+
+// Config holds every `skyplane config` key.
+type Config = config.Config
+
+// DefaultConfig returns the defaults of every key.
+func DefaultConfig() Config { return config.Default() }
+
+// LoadConfig reads the user's config file ($SKYPLANE_CONFIG or ~/.skyplane/config).
+func LoadConfig() (Config, error) { return config.Load(config.Path()) }
+
+// Progress is a snapshot of a running transfer.
+type Progress = dataplane.Progress
+
+// Result summarises a finished transfer.
+type Result = dataplane.Result
+
+// Preview counts what a transfer would move.
+type Preview = dataplane.Preview
+
+// Sample is one "src => dst (size)" line of a plan.
+type Sample = dataplane.Sample
+
+// Errors callers may branch on with errors.Is.
+var (
+	ErrNotFound         = objstore.ErrNotFound
+	ErrBucketNotFound   = objstore.ErrBucketNotFound
+	ErrAccessDenied     = objstore.ErrAccessDenied
+	ErrChecksumMismatch = objstore.ErrChecksumMismatch
+	ErrNoObjects        = dataplane.ErrNoObjects
+	ErrIsPrefix         = dataplane.ErrIsPrefix
+	ErrVerify           = dataplane.ErrVerify
+	// ErrInvalidInput wraps malformed URLs and arguments.
+	ErrInvalidInput = errors.New("invalid input")
+)
+
+// Client starts transfers.
+type Client struct {
+	cfg      Config
+	log      *slog.Logger
+	provider func() compute.Provider
+	test     gateway.TestHooks
+	dir      string
+}
+
+// Option adjusts a Client.
+type Option func(*Client)
+
+// WithLogger sends the client's logs to l.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithTestHooks injects gateway faults (tests only).
+func WithTestHooks(h gateway.TestHooks) Option { return func(c *Client) { c.test = h } }
+
+// WithDir puts gateway logs and stats of the next dataplane in dir.
+func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
+
+// NewClient returns a client using cfg. Gateways run as local processes
+// (the embedded default: no cloud account needed).
+func NewClient(cfg Config, opts ...Option) *Client {
+	c := &Client{cfg: cfg, log: slog.Default()}
+	c.provider = func() compute.Provider { return local.New(c.cfg.GatewayBinary) }
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Config is the client's configuration.
+func (c *Client) Config() Config { return c.cfg }
+
+// CopyOptions tune Copy.
+type CopyOptions struct {
+	Recursive bool
+	// Gateways per region (-n); 0 means the config's max_instances.
+	Gateways int
+	// Progress, when set, is called periodically during the transfer.
+	Progress func(Progress)
+}
+
+// SyncOptions tune Sync.
+type SyncOptions struct {
+	Delete   bool
+	Gateways int
+	Progress func(Progress)
+}
+
+// Copy copies src to dst (an object, or with Recursive a prefix), through
+// gateways it provisions and always tears down, even on error or panic.
+func (c *Client) Copy(ctx context.Context, src, dst string, opts CopyOptions) (*Result, error) {
+	return c.Broadcast(ctx, src, []string{dst}, opts)
+}
+
+// Broadcast copies src to every destination, reading the source once.
+func (c *Client) Broadcast(ctx context.Context, src string, dsts []string, opts CopyOptions) (*Result, error) {
+	job, err := c.job(src, dsts, opts.Recursive)
+	if err != nil {
+		return nil, err
+	}
+	return c.runJob(ctx, job, opts.Gateways, opts.Progress)
+}
+
+// Sync copies what is missing, newer or of another size at dst, and with
+// Delete removes what src lacks. It never touches objects that match.
+func (c *Client) Sync(ctx context.Context, src, dst string, opts SyncOptions) (*Result, error) {
+	job, err := c.job(src, []string{dst}, true)
+	if err != nil {
+		return nil, err
+	}
+	job.Sync, job.Delete = true, opts.Delete
+	return c.runJob(ctx, job, opts.Gateways, opts.Progress)
+}
+
+// PreviewCopy counts what Copy/Broadcast would move and keeps the first
+// maxSamples lines; each, if set, sees every line (a dry run).
+func (c *Client) PreviewCopy(ctx context.Context, src string, dsts []string, recursive bool, maxSamples int, each func(Sample)) (Preview, error) {
+	job, err := c.job(src, dsts, recursive)
+	if err != nil {
+		return Preview{}, err
+	}
+	return c.preview(ctx, job, maxSamples, each)
+}
+
+// PreviewSync counts what Sync would copy and delete.
+func (c *Client) PreviewSync(ctx context.Context, src, dst string, del bool, maxSamples int, each func(Sample)) (Preview, error) {
+	job, err := c.job(src, []string{dst}, true)
+	if err != nil {
+		return Preview{}, err
+	}
+	job.Sync, job.Delete = true, del
+	return c.preview(ctx, job, maxSamples, each)
+}
+
+func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
+	dp, err := c.newDataplane(job, 1)
+	if err != nil {
+		return Preview{}, err
+	}
+	return dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, each)
+}
+
+func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, error) {
+	if len(dsts) == 0 {
+		return dataplane.Job{}, fmt.Errorf("%w: no destination given", ErrInvalidInput)
+	}
+	s, err := objstore.ParseURL(src)
+	if err != nil {
+		return dataplane.Job{}, fmt.Errorf("%w: source: %w", ErrInvalidInput, err)
+	}
+	job := dataplane.Job{Src: s, Recursive: recursive}
+	for _, d := range dsts {
+		l, err := objstore.ParseURL(d)
+		if err != nil {
+			return dataplane.Job{}, fmt.Errorf("%w: destination: %w", ErrInvalidInput, err)
+		}
+		job.Dsts = append(job.Dsts, l)
+	}
+	return job, nil
+}
+
+// regionTag names where a store lives, for the planner. Local disk has no
+// region: its source and destination sides get gateways of their own.
+func regionTag(loc objstore.Location, side string) string {
+	if loc.Scheme == objstore.SchemeLocal {
+		return "local:" + side
+	}
+	return loc.Scheme + ":" + loc.Bucket
+}
+
+func (c *Client) gateways(n int) int {
+	if n == 0 {
+		n = c.cfg.MaxInstances
+	}
+	return n
+}
+
+func (c *Client) newDataplane(job dataplane.Job, n int) (*dataplane.Dataplane, error) {
+	var dsts []string
+	for _, d := range job.Dsts {
+		dsts = append(dsts, regionTag(d, "dst"))
+	}
+	plan, err := planner.Direct(regionTag(job.Src, "src"), dsts, c.gateways(n))
+	if err != nil {
+		return nil, err
+	}
+	return dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+}
+
+func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress func(Progress)) (res *Result, err error) {
+	if err := c.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	inner, err := c.newDataplane(job, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := dataplane.Preflight(ctx, inner, []dataplane.Job{job}); err != nil {
+		return nil, err
+	}
+	dp := &Dataplane{c: c, inner: inner, jobs: []dataplane.Job{job}}
+	err = dp.AutoDeprovision(ctx, func(dp *Dataplane) error {
+		var err error
+		res, err = dp.Run(ctx, progress)
+		return err
+	})
+	return res, err
+}
