@@ -17,11 +17,18 @@ func newConfig(e *env) *cobra.Command {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "set KEY VALUE",
 		Short: "Set a key",
-		Args:  exactArgs(2),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return keyNames(), cobra.ShellCompDirectiveNoFileComp
 		},
+		// A value may look like a flag (-5): everything after KEY is an argument.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
+				return cmd.Help()
+			}
+			if err := exactArgs(2)(cmd, args); err != nil {
+				return err
+			}
 			cfg, err := loadConfig()
 			if err != nil {
 				return err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -186,8 +185,9 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if err != nil {
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			// Our own signal context: report an interruption.
-			out.failed(errors.New("interrupted; gateways were torn down and open multipart uploads aborted"))
-			return fmt.Errorf("interrupted: %w", context.Canceled)
+			err := fmt.Errorf("%w: gateways were torn down and open multipart uploads aborted", errInterrupted)
+			out.failed(err)
+			return err
 		}
 		out.failed(err)
 		return classify(err)

@@ -24,6 +24,9 @@ const (
 	ExitInterrupted = 130
 )
 
+// errInterrupted: the user stopped the transfer (SIGINT/SIGTERM).
+var errInterrupted = errors.New("interrupted")
+
 // usageError marks an error as the user's input, not the transfer.
 type usageError struct{ err error }
 
@@ -57,14 +60,14 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)
-	return exitCode(ctx, err)
+	return exitCode(err)
 }
 
-func exitCode(ctx context.Context, err error) int {
+func exitCode(err error) int {
 	var ue usageError
 	var ve verifyError
 	switch {
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+	case errors.Is(err, errInterrupted):
 		return ExitInterrupted
 	case errors.As(err, &ue), errors.Is(err, config.ErrInvalidValue), errors.Is(err, config.ErrUnknownKey):
 		return ExitUsage

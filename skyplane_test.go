@@ -1,0 +1,251 @@
+package skyplane_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go"
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "skyplane-api-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin := filepath.Join(dir, "skyplane")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/skyplane").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build skyplane: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	os.Setenv("SKYPLANE_GATEWAY_BIN", bin)
+	os.Setenv("SKYPLANE_STATE_DIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func tree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func assertFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.Equal(got, []byte(want)) {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// running counts live gateway processes whose boot file was under dir.
+func running(dir string) int {
+	n := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) >= 4 && args[1] == "gateway" && strings.HasPrefix(args[3], dir) {
+			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !strings.Contains(string(st), ") Z ") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func smallConfig() skyplane.Config {
+	cfg := skyplane.DefaultConfig()
+	cfg.NumConnections = 4
+	cfg.MultipartMinThresholdMB = 1
+	cfg.MultipartChunkSizeMB = 1
+	return cfg
+}
+
+func TestClientCopy(t *testing.T) {
+	src, dst, dir := t.TempDir(), t.TempDir(), t.TempDir()
+	files := map[string]string{"a": "alpha", "x/b": "beta", "x/y/c": strings.Repeat("striped ", 400_000), "empty": ""}
+	tree(t, src, files)
+	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
+	var calls int
+	res, err := client.Copy(context.Background(), src, dst+"/out", skyplane.CopyOptions{Recursive: true, Progress: func(skyplane.Progress) { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertFiles(t, filepath.Join(dst, "out"), files)
+	if res.Objects != 4 {
+		t.Errorf("objects = %d, want 4", res.Objects)
+	}
+	if want := int64(len("alpha") + len("beta") + 3_200_000); res.Bytes != want {
+		t.Errorf("bytes = %d, want %d", res.Bytes, want)
+	}
+	if res.WireBytes <= 0 || res.WireBytes >= res.Bytes {
+		t.Errorf("wire bytes %d for %d raw bytes of repetitive text", res.WireBytes, res.Bytes)
+	}
+	if calls == 0 {
+		t.Error("progress callback never called")
+	}
+	if n := running(dir); n != 0 {
+		t.Errorf("%d gateways still running after Copy", n)
+	}
+}
+
+func TestClientCopyErrors(t *testing.T) {
+	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(t.TempDir()))
+	src := t.TempDir()
+	tree(t, src, map[string]string{"dir/a": "a"})
+	tests := []struct {
+		name      string
+		src       string
+		recursive bool
+		want      error
+	}{
+		{"missing object", src + "/nope", false, skyplane.ErrNotFound},
+		{"prefix without recursive", src + "/dir/", false, skyplane.ErrIsPrefix},
+		{"empty prefix", src + "/nothing", true, skyplane.ErrNoObjects},
+		{"malformed URL", "s3://", false, skyplane.ErrInvalidInput},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client.Copy(context.Background(), tt.src, t.TempDir()+"/x", skyplane.CopyOptions{Recursive: tt.recursive})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDataplaneQueueRunAsync mirrors the Python API: provision once, queue
+// two copies and a sync, run asynchronously, watch the tracker, tear down.
+func TestDataplaneQueueRunAsync(t *testing.T) {
+	dir := t.TempDir()
+	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
+	dp, err := client.Dataplane("local", "", "local", "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dp.Gateways() != 4 {
+		t.Errorf("plan has %d gateways, want 2 per region", dp.Gateways())
+	}
+	ctx := context.Background()
+	if err := dp.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer dp.Deprovision(ctx)
+	if n := running(dir); n != 4 {
+		t.Errorf("%d gateway processes after Provision, want 4", n)
+	}
+	srcA, srcB, dst := t.TempDir(), t.TempDir(), t.TempDir()
+	filesA := map[string]string{"1": strings.Repeat("a", 3<<20), "2": "two"}
+	filesB := map[string]string{"k/3": "three"}
+	tree(t, srcA, filesA)
+	tree(t, srcB, filesB)
+	if err := dp.QueueCopy(srcA, dst+"/a", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := dp.QueueCopy(srcB+"/k/3", dst+"/b/", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := dp.QueueSync(srcB, dst+"/c", false); err != nil {
+		t.Fatal(err)
+	}
+	tracker := dp.RunAsync(ctx)
+	select {
+	case <-tracker.Done():
+	case <-time.After(2 * time.Minute):
+		t.Fatal("transfer did not finish")
+	}
+	res, err := tracker.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rem := tracker.BytesRemaining(); rem != 0 {
+		t.Errorf("bytes remaining after Wait = %d", rem)
+	}
+	if res.Objects != 4 {
+		t.Errorf("objects = %d, want 4", res.Objects)
+	}
+	assertFiles(t, filepath.Join(dst, "a"), filesA)
+	assertFiles(t, filepath.Join(dst, "b"), map[string]string{"3": "three"})
+	assertFiles(t, filepath.Join(dst, "c"), filesB)
+
+	// The same gateways serve a second run.
+	if err := dp.QueueSync(srcA, dst+"/a", false); err != nil {
+		t.Fatal(err)
+	}
+	res, err = dp.Run(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Objects != 0 {
+		t.Errorf("sync of an up-to-date copy moved %d objects", res.Objects)
+	}
+	if err := dp.Deprovision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := running(dir); n != 0 {
+		t.Errorf("%d gateways running after Deprovision", n)
+	}
+}
+
+func TestAutoDeprovision(t *testing.T) {
+	for _, mode := range []string{"error", "panic"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
+			dp, err := client.Dataplane("local", "", "local", "", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			boom := errors.New("boom")
+			var sawGateways int
+			func() {
+				defer func() {
+					if r := recover(); (r != nil) != (mode == "panic") {
+						t.Errorf("recover() = %v in mode %s", r, mode)
+					}
+				}()
+				err = dp.AutoDeprovision(context.Background(), func(*skyplane.Dataplane) error {
+					sawGateways = running(dir)
+					if mode == "panic" {
+						panic(boom)
+					}
+					return boom
+				})
+			}()
+			if mode == "error" && !errors.Is(err, boom) {
+				t.Errorf("err = %v, want boom", err)
+			}
+			if sawGateways != 2 {
+				t.Errorf("%d gateways while running, want 2", sawGateways)
+			}
+			if n := running(dir); n != 0 {
+				t.Errorf("%d gateways left after %s", n, mode)
+			}
+		})
+	}
+}
