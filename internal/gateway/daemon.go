@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,7 +26,7 @@ import (
 const (
 	defaultReaders      = 8
 	defaultWriters      = 8
-	defaultMemoryBudget = 1 << 30
+	defaultMemoryBudget = 128 << 20
 	requestQueueLen     = 1024
 	maxErrors           = 100
 )
@@ -70,6 +71,10 @@ type counters struct {
 	chunksRead, chunksWritten, connectionsUsed atomic.Int64
 }
 
+// EnvCPUProfileDir, when set, makes each gateway write a CPU profile
+// <dir>/<id>.cpu.prof (a debugging aid for performance work).
+const EnvCPUProfileDir = "SKYPLANE_GATEWAY_CPUPROFILE_DIR"
+
 // Main runs a gateway from a boot file until it is shut down. It prints one
 // Ready line on stdout once listening.
 func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader) error {
@@ -85,6 +90,13 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if dir := os.Getenv(EnvCPUProfileDir); dir != "" {
+		if f, err := os.Create(filepath.Join(dir, boot.ID+".cpu.prof")); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 	g, err := Start(ctx, boot, slog.Default())
 	if err != nil {
 		return err
@@ -277,6 +289,9 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 		return 0, errors.New("this gateway has no source store: chunk requests go to source gateways")
 	}
 	for i, r := range reqs {
+		if len(r.Dests) == 0 || r.Length < 0 {
+			return i, fmt.Errorf("chunk %s: no destination or negative length", r.ID)
+		}
 		for _, d := range r.Dests {
 			if _, ok := g.sendQ[d.Region]; !ok {
 				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Region)
@@ -295,8 +310,6 @@ func (g *Gateway) event(e Event) {
 	e.Gateway = g.boot.ID
 	g.status.add(e)
 }
-
-func bufferedConn(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, 256<<10) }
 
 // store opens (once) the bucket a request names.
 func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {

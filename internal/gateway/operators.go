@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/skyplane-project/skyplane-go/internal/bufpool"
 	"io"
 	"net"
 	"sync/atomic"
@@ -27,14 +28,19 @@ type outFrame struct {
 }
 
 type inFrame struct {
-	req  chunk.Request
-	dest chunk.Dest
-	data []byte
-	md5  [16]byte
+	req     chunk.Request
+	dest    chunk.Dest
+	data    []byte
+	md5     [16]byte
+	release func() // recycles data once written
 }
 
+// wireOptions: sealed frames are authenticated by their AEAD tag, so the
+// receiver re-hashes only unsealed ones. Either way the MD5 then goes to the
+// store, which verifies it through the write (Content-MD5 and the like):
+// one hash at the source, one at the destination, none wasted.
 func (g *Gateway) wireOptions() wire.Options {
-	o := wire.Options{Compress: g.prog.Compress, VerifyChecksum: g.prog.VerifyChecksums}
+	o := wire.Options{Compress: g.prog.Compress, VerifyChecksum: g.prog.VerifyChecksums && !g.prog.Encrypt}
 	if g.prog.Encrypt {
 		o.Key = g.boot.Key
 	}
@@ -54,7 +60,7 @@ func (g *Gateway) reader() {
 		if err := g.budget.acquire(g.ctx, req.Length); err != nil {
 			return
 		}
-		data, err := g.readRange(req)
+		buf, data, err := g.readRange(req)
 		if err != nil {
 			g.budget.release(req.Length)
 			g.event(Event{Chunk: req.ID, Attempt: req.Attempt, State: StateFailed,
@@ -62,17 +68,25 @@ func (g *Gateway) reader() {
 			continue
 		}
 		g.stats.chunksRead.Add(1)
-		sum := md5.Sum(data)
+		var sum [16]byte
+		if g.prog.VerifyChecksums {
+			sum = md5.Sum(data)
+		}
 		left := atomic.Int32{}
 		left.Store(int32(len(req.Dests)))
 		done := func() {
 			if left.Add(-1) == 0 {
+				bufpool.Put(buf)
 				g.budget.release(req.Length)
 			}
 		}
+		// One destination: the sender may seal the data where it lies.
+		// Several (broadcast): every copy reads the shared data.
+		owned := len(req.Dests) == 1
 		for _, d := range req.Dests {
 			meta, _ := json.Marshal(frameMeta{Target: d.Region, Req: req})
-			of := &outFrame{frame: &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: sum}, req: req, done: done}
+			f := &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: sum, Buf: buf, Owned: owned}
+			of := &outFrame{frame: f, req: req, done: done}
 			select {
 			case g.sendQ[d.Region] <- of:
 			case <-g.ctx.Done():
@@ -82,27 +96,34 @@ func (g *Gateway) reader() {
 	}
 }
 
-func (g *Gateway) readRange(req chunk.Request) ([]byte, error) {
-	data := make([]byte, req.Length)
+// readRange reads a chunk into a pooled buffer laid out for in-place
+// sending; the caller recycles buf.
+func (g *Gateway) readRange(req chunk.Request) (buf, data []byte, err error) {
+	buf, data = wire.NewFrameBuffer(int(req.Length))
+	defer func() {
+		if err != nil {
+			bufpool.Put(buf)
+		}
+	}()
 	if req.Length == 0 {
-		return data, nil
+		return buf, data, nil
 	}
 	src, err := g.store(req.Src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rc, err := src.Read(g.ctx, req.SrcKey, req.Offset, req.Length)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rc.Close()
 	if _, err := io.ReadFull(rc, data); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("object is shorter than listed (changed during the transfer?): %w", err)
+			return nil, nil, fmt.Errorf("object is shorter than listed (changed during the transfer?): %w", err)
 		}
-		return nil, objstore.Retryable(err)
+		return nil, nil, objstore.Retryable(err)
 	}
-	return data, nil
+	return buf, data, nil
 }
 
 // sender owns one persistent connection to a next hop and sends frames from
@@ -191,7 +212,7 @@ func (g *Gateway) receive(conn net.Conn) {
 	case <-g.ctx.Done():
 		return
 	}
-	r, err := wire.NewReceiver(bufferedConn(conn), g.wireOptions())
+	r, err := wire.NewReceiver(conn, g.wireOptions())
 	if err != nil {
 		g.stats.framesRejected.Add(1)
 		g.recordError("rejected data connection from %s: %v", conn.RemoteAddr(), err)
@@ -242,14 +263,14 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 	if g.sinks[meta.Target] {
 		dest, _ := meta.dest()
 		select {
-		case g.writeQ <- &inFrame{req: meta.Req, dest: dest, data: f.Data, md5: f.MD5}:
+		case g.writeQ <- &inFrame{req: meta.Req, dest: dest, data: f.Data, md5: f.MD5, release: f.Release}:
 			return true
 		case <-g.ctx.Done():
 			return false
 		}
 	}
 	if q, ok := g.sendQ[meta.Target]; ok {
-		of := &outFrame{frame: f, req: meta.Req, done: func() { g.budget.release(size) }}
+		of := &outFrame{frame: f, req: meta.Req, done: func() { f.Release(); g.budget.release(size) }}
 		select {
 		case q <- of:
 			return true
@@ -257,6 +278,7 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 			return false
 		}
 	}
+	f.Release()
 	g.budget.release(size)
 	g.event(Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
 		Err: fmt.Sprintf("gateway %s has no route or store for %s", g.boot.ID, meta.Target)})
@@ -275,17 +297,22 @@ func (g *Gateway) writer() {
 		}
 		size := int64(len(in.data))
 		var etag string
+		var sum []byte // nil: the user turned verify_checksums off
+		if g.prog.VerifyChecksums {
+			sum = in.md5[:]
+		}
 		sink, err := g.store(in.dest.Store)
 		switch {
 		case err != nil:
 		case in.dest.UploadID != "":
 			etag, err = sink.UploadPart(g.ctx, in.dest.Key, in.dest.UploadID, objstore.Part{
-				Number: in.req.PartNumber, Offset: in.req.Offset, Size: size, MD5: in.md5[:],
+				Number: in.req.PartNumber, Offset: in.req.Offset, Size: size, MD5: sum,
 			}, bytes.NewReader(in.data))
 		default:
-			err = sink.Write(g.ctx, in.dest.Key, bytes.NewReader(in.data), size, in.md5[:])
-			etag = hex.EncodeToString(in.md5[:])
+			err = sink.Write(g.ctx, in.dest.Key, bytes.NewReader(in.data), size, sum)
+			etag = hex.EncodeToString(sum)
 		}
+		in.release()
 		g.budget.release(size)
 		if err != nil {
 			g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateFailed, Region: in.dest.Region,

@@ -43,12 +43,14 @@
 //	44     8    raw length (length of the chunk data)
 //	52     16   checksum: MD5 of the raw chunk data
 //
-// The plaintext is meta || body, where body is the LZ4 block encoding of the
+// The plaintext is body || meta, where body is the LZ4 block encoding of the
 // data when the compressed flag is set (the sender compresses only when that
 // is strictly smaller than the data) and the data itself otherwise. When
 // sealed, payload = AEAD.Seal(plaintext) with nonce seq and additional data =
-// the whole 68-byte header, so wire length = meta length + len(body) + 16;
-// unsealed, payload = plaintext.
+// the whole 68-byte header, so wire length = len(body) + meta length + 16.
+// Unsealed, payload = plaintext || CRC-32C (Castagnoli) of header || meta,
+// so wire length = len(body) + meta length + 4: the data is covered by its
+// MD5, the header and meta by the CRC.
 //
 // # Receiver errors
 //
@@ -75,6 +77,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/skyplane-project/skyplane-go/internal/bufpool"
+	"hash/crc32"
 	"io"
 	"net"
 
@@ -108,12 +112,12 @@ const (
 
 	// minCompress: smaller data is sent as is.
 	minCompress = 32
-	// initialScratch bounds the first allocation for a payload whose
+	// probeSize bounds the allocation for a payload whose
 	// (unauthenticated) length says it is larger: the buffer grows only as
 	// bytes actually arrive.
-	initialScratch = 1 << 20
-	readBufSize    = 64 << 10
-	directMin      = 64 << 10
+	probeSize   = 1 << 20
+	readBufSize = 64 << 10
+	directMin   = 64 << 10
 )
 
 var (
@@ -162,6 +166,48 @@ type Frame struct {
 	Meta    []byte   // opaque metadata (a JSON chunk request), carried sealed together with the data
 	Data    []byte   // the raw chunk bytes
 	MD5     [16]byte // MD5 of Data, computed by the source as it read the data
+
+	// Buf, when set, is the pooled buffer Data lives in, laid out by
+	// NewFrameBuffer: HeaderSize bytes of headroom, then Data, then room for
+	// meta and tag. Frames from a Receiver always have one.
+	Buf []byte
+	// Owned lets Send seal the frame in place, overwriting Data. Set it only
+	// when nothing else reads Data (no other destination shares it).
+	Owned bool
+}
+
+// crcSize is the CRC-32C trailer of unsealed frames.
+const crcSize = 4
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// TailRoom is the room NewFrameBuffer leaves after the data for the meta
+// (a chunk request) and the authentication tag.
+const TailRoom = 4096 + TagSize
+
+// NewFrameBuffer returns a pooled buffer laid out for in-place sending and
+// the n-byte Data window within it. Release the Frame (or bufpool.Put(buf))
+// when done.
+func NewFrameBuffer(n int) (buf, data []byte) {
+	buf = bufpool.Get(HeaderSize + n + TailRoom)
+	return buf, buf[HeaderSize : HeaderSize+n]
+}
+
+// inPlace reports whether the frame can be sealed where it lies, with
+// extra bytes (meta and tag) after Data.
+func (f *Frame) inPlace(extra int) bool {
+	n := len(f.Data)
+	return f.Owned && len(f.Buf) >= HeaderSize+n && cap(f.Buf) >= HeaderSize+n+extra &&
+		(n == 0 || &f.Buf[HeaderSize] == &f.Data[0])
+}
+
+// Release recycles the buffer behind Data. Optional (the GC reclaims it
+// otherwise); Data must not be used afterwards.
+func (f *Frame) Release() {
+	if f.Buf != nil {
+		bufpool.Put(f.Buf)
+		f.Buf, f.Data = nil, nil
+	}
 }
 
 func checkKey(key []byte) error {
@@ -198,10 +244,9 @@ type Sender struct {
 	seq      uint64 // last sequence number sent
 	err      error  // sticky write error: the stream is broken
 
-	comp    *lz4.Compressor
-	nonce   [nonceSize]byte
-	scratch []byte // header || payload, grow-only
-	bufs    [2][]byte
+	comp  *lz4.Compressor
+	nonce [nonceSize]byte
+	bufs  [3][]byte
 }
 
 // NewSender writes the handshake to w and returns a Sender.
@@ -237,22 +282,19 @@ func newSender(w io.Writer, opts Options, saltSrc io.Reader) (*Sender, error) {
 	return s, nil
 }
 
-func grow(b []byte, n int) []byte {
-	if cap(b) >= n {
-		return b[:n]
-	}
-	return make([]byte, n)
-}
-
 // Send writes one frame and returns the number of bytes it put on the wire
 // (header + payload). f.MD5 is sent as the frame's checksum as is. A frame
 // that is too large is refused with ErrTooLarge before anything is written;
 // after a write error the Sender is broken and returns that error again.
+//
+// With f.Owned and a Buf laid out by NewFrameBuffer, an uncompressed frame is
+// sealed in place: one pass over the data and no copy, after which f.Data
+// holds ciphertext. Otherwise the frame is built in a pooled buffer.
 func (s *Sender) Send(f *Frame) (wireBytes int64, err error) {
 	if s.err != nil {
 		return 0, s.err
 	}
-	overhead := 0
+	overhead := crcSize
 	if s.aead != nil {
 		overhead = s.aead.Overhead()
 	}
@@ -262,36 +304,52 @@ func (s *Sender) Send(f *Frame) (wireBytes int64, err error) {
 	}
 	seq := s.seq + 1
 
-	// Lay out header || meta || body (|| tag) in scratch.
-	maxLen := HeaderSize + metaLen + rawLen + overhead
-	s.scratch = grow(s.scratch, maxLen)
-	buf := s.scratch
-	copy(buf[HeaderSize:], f.Meta)
-	bodyOff := HeaderSize + metaLen
+	// Lay out header || body || meta (|| tag) in buf.
+	var buf []byte
 	var flags byte
 	bodyLen := rawLen
+	pooled := false
 	if s.compress && rawLen >= minCompress {
 		if s.comp == nil {
 			s.comp = new(lz4.Compressor)
 		}
+		cbuf := bufpool.Get(HeaderSize + rawLen + metaLen + overhead)
 		// A destination one byte short of the data makes the compressor
 		// give up as soon as the result cannot be strictly smaller.
-		n, err := s.comp.CompressBlock(f.Data, buf[bodyOff:bodyOff+rawLen-1])
+		n, err := s.comp.CompressBlock(f.Data, cbuf[HeaderSize:HeaderSize+rawLen-1])
 		if err == nil && n > 0 && n < rawLen {
 			flags |= flagCompressed
 			bodyLen = n
+			buf, pooled = cbuf, true
+		} else {
+			bufpool.Put(cbuf)
 		}
 	}
 	// Large unsealed, uncompressed data goes out straight from f.Data
-	// (writev on a TCP connection) instead of through scratch.
-	direct := flags&flagCompressed == 0 && s.aead == nil && s.corrupt == nil && rawLen >= directMin
-	if flags&flagCompressed == 0 && !direct {
-		copy(buf[bodyOff:], f.Data)
+	// (writev on a TCP connection), header and meta around it.
+	direct := buf == nil && s.aead == nil && s.corrupt == nil && rawLen >= directMin
+	switch {
+	case buf != nil:
+	case direct:
+		buf, pooled = bufpool.Get(HeaderSize+metaLen+crcSize), true
+	case f.inPlace(metaLen + overhead):
+		buf = f.Buf[:HeaderSize+rawLen+metaLen+overhead]
+	default:
+		buf, pooled = bufpool.Get(HeaderSize+rawLen+metaLen+overhead), true
+		copy(buf[HeaderSize:], f.Data)
+	}
+	if pooled {
+		defer bufpool.Put(buf)
+	}
+	if direct {
+		copy(buf[HeaderSize:], f.Meta)
+	} else {
+		copy(buf[HeaderSize+bodyLen:], f.Meta)
 	}
 	if s.aead != nil {
 		flags |= flagSealed
 	}
-	plainLen := metaLen + bodyLen
+	plainLen := bodyLen + metaLen
 	wireLen := plainLen + overhead
 
 	h := buf[:HeaderSize]
@@ -306,21 +364,30 @@ func (s *Sender) Send(f *Frame) (wireBytes int64, err error) {
 	binary.BigEndian.PutUint64(h[44:], uint64(rawLen))
 	copy(h[52:68], f.MD5[:])
 
-	if s.aead != nil {
-		putNonce(&s.nonce, seq)
-		plain := buf[HeaderSize : HeaderSize+plainLen]
-		s.aead.Seal(plain[:0], s.nonce[:], plain, h)
+	if s.aead == nil {
+		// Unsealed: a CRC-32C of header and meta stands in for the tag, so a
+		// damaged destination key or chunk id is caught, not obeyed.
+		metaAt := HeaderSize + bodyLen
+		if direct {
+			metaAt = HeaderSize
+		}
+		crc := crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, buf[metaAt:metaAt+metaLen])
+		binary.BigEndian.PutUint32(buf[metaAt+metaLen:], crc)
 	}
-	if s.corrupt != nil {
-		s.corrupt(seq, buf[HeaderSize:HeaderSize+wireLen])
-	}
-
 	if direct {
-		s.bufs[0], s.bufs[1] = buf[:bodyOff], f.Data
+		s.bufs[0], s.bufs[1], s.bufs[2] = buf[:HeaderSize], f.Data, buf[HeaderSize:HeaderSize+metaLen+crcSize]
 		nb := net.Buffers(s.bufs[:])
 		_, err = nb.WriteTo(s.w)
-		s.bufs[0], s.bufs[1] = nil, nil
+		s.bufs = [3][]byte{}
 	} else {
+		if s.aead != nil {
+			putNonce(&s.nonce, seq)
+			plain := buf[HeaderSize : HeaderSize+plainLen]
+			s.aead.Seal(plain[:0], s.nonce[:], plain, h)
+		}
+		if s.corrupt != nil {
+			s.corrupt(seq, buf[HeaderSize:HeaderSize+wireLen])
+		}
 		_, err = s.w.Write(buf[:HeaderSize+wireLen])
 	}
 	if err != nil {
@@ -340,9 +407,9 @@ type Receiver struct {
 	seq    uint64 // last sequence number received
 	err    error  // sticky fatal error
 
-	hdr     [HeaderSize]byte
-	nonce   [nonceSize]byte
-	scratch []byte // payload, grow-only
+	hdr   [HeaderSize]byte
+	nonce [nonceSize]byte
+	probe []byte // first bytes of a large payload, before committing to its size
 }
 
 // NewReceiver reads and authenticates the handshake from r.
@@ -445,16 +512,36 @@ func (r *Receiver) next() (*Frame, int64, error) {
 	var id [16]byte
 	copy(id[:], h[16:32])
 
-	payload, err := r.readPayload(int(wireLen))
+	// The payload lands HeaderSize bytes into a pooled buffer and is opened
+	// in place, so an uncompressed frame's data needs no copy and the Frame
+	// can be relayed onwards sealed in place (NewFrameBuffer's layout).
+	compressed := flags&flagCompressed != 0
+	pbuf, payload, err := r.readPayload(int(wireLen))
 	if err != nil {
 		return nil, 0, fmt.Errorf("wire: frame payload: %w", eofUnexpected(err))
 	}
+	keep := false // pbuf becomes the Frame's
+	defer func() {
+		if !keep {
+			bufpool.Put(pbuf)
+		}
+	}()
 	wireBytes := int64(HeaderSize) + int64(wireLen)
 	bad := func(err error) (*Frame, int64, error) {
 		return nil, wireBytes, &FrameError{ChunkID: id, Err: err}
 	}
 
 	plain := payload
+	if r.aead == nil && flags&flagSealed == 0 {
+		if len(payload) < crcSize || uint64(len(payload)-crcSize) < metaLen {
+			return bad(fmt.Errorf("%w: payload too short for its meta and CRC", ErrChecksum))
+		}
+		plain = payload[:len(payload)-crcSize]
+		meta := plain[uint64(len(plain))-metaLen:]
+		if crc32.Update(crc32.Checksum(h, castagnoli), castagnoli, meta) != binary.BigEndian.Uint32(payload[len(plain):]) {
+			return bad(fmt.Errorf("%w: header or meta damaged (CRC mismatch)", ErrChecksum))
+		}
+	}
 	if r.aead != nil {
 		putNonce(&r.nonce, seq)
 		if len(payload) < r.aead.Overhead() {
@@ -471,64 +558,65 @@ func (r *Receiver) next() (*Frame, int64, error) {
 	if metaLen > uint64(len(plain)) {
 		return bad(fmt.Errorf("%w: meta length %d exceeds payload %d", ErrChecksum, metaLen, len(plain)))
 	}
-	body := plain[metaLen:]
-	var data []byte
-	if flags&flagCompressed != 0 {
+	body := plain[:uint64(len(plain))-metaLen]
+	meta := plain[len(body):]
+	fr := &Frame{ChunkID: id, Owned: true}
+	if compressed {
 		// LZ4 expands at most ~255x; refuse before allocating for a
 		// header that claims more.
 		if rawLen > 256*uint64(len(body))+64 {
 			return bad(fmt.Errorf("%w: raw length %d from %d compressed bytes", ErrChecksum, rawLen, len(body)))
 		}
-		data = make([]byte, rawLen)
-		n, err := lz4.UncompressBlock(body, data)
+		fr.Buf, fr.Data = NewFrameBuffer(int(rawLen))
+		n, err := lz4.UncompressBlock(body, fr.Data)
 		if err != nil || uint64(n) != rawLen {
+			fr.Release()
 			return bad(fmt.Errorf("%w: decompress: got %d of %d bytes (%v)", ErrChecksum, n, rawLen, err))
 		}
 	} else {
 		if uint64(len(body)) != rawLen {
 			return bad(fmt.Errorf("%w: body %d bytes, raw length %d", ErrChecksum, len(body), rawLen))
 		}
-		data = bytes.Clone(body)
-		if data == nil {
-			data = []byte{}
-		}
+		fr.Buf, fr.Data, keep = pbuf, body, true
 	}
-	fr := &Frame{ChunkID: id, Data: data}
 	copy(fr.MD5[:], h[52:68])
-	if r.verify && md5.Sum(data) != fr.MD5 {
+	if r.verify && md5.Sum(fr.Data) != fr.MD5 {
+		keep = false
+		if compressed {
+			fr.Release()
+		}
 		return bad(ErrChecksum)
 	}
 	if metaLen > 0 {
-		fr.Meta = bytes.Clone(plain[:metaLen])
+		fr.Meta = bytes.Clone(meta)
 	}
 	return fr, wireBytes, nil
 }
 
-// readPayload reads n bytes into the scratch buffer. When the buffer is too
-// small it grows only as bytes arrive, so a header that lies about its length
-// on a short stream costs no large allocation.
-func (r *Receiver) readPayload(n int) ([]byte, error) {
-	if cap(r.scratch) >= n {
-		buf := r.scratch[:n]
-		_, err := io.ReadFull(r.r, buf)
-		return buf, err
-	}
-	buf := r.scratch[:0]
-	for len(buf) < n {
-		if len(buf) == cap(buf) {
-			c := max(2*cap(buf), initialScratch)
-			c = min(c, n)
-			nb := make([]byte, len(buf), c)
-			copy(nb, buf)
-			buf = nb
-			r.scratch = nb
+// readPayload reads an n-byte payload into a pooled buffer, HeaderSize bytes
+// in, and returns the buffer and the payload within it. A payload over
+// probeSize is first read into a small probe buffer, so a header that lies
+// about its length on a short stream costs no large allocation; a real one
+// costs one extra copy of probeSize bytes.
+func (r *Receiver) readPayload(n int) (buf, payload []byte, err error) {
+	if n > probeSize {
+		if r.probe == nil {
+			r.probe = make([]byte, probeSize)
 		}
-		end := min(n, cap(buf))
-		k, err := io.ReadFull(r.r, buf[len(buf):end])
-		buf = buf[:len(buf)+k]
-		if err != nil {
-			return nil, err
+		if _, err := io.ReadFull(r.r, r.probe); err != nil {
+			return nil, nil, err
 		}
 	}
-	return buf, nil
+	buf = bufpool.Get(HeaderSize + n + TagSize)
+	payload = buf[HeaderSize : HeaderSize+n]
+	rest := payload
+	if n > probeSize {
+		copy(payload, r.probe)
+		rest = payload[probeSize:]
+	}
+	if _, err := io.ReadFull(r.r, rest); err != nil {
+		bufpool.Put(buf)
+		return nil, nil, err
+	}
+	return buf, payload, nil
 }

@@ -72,7 +72,7 @@ func overheadFor(sealed bool) int64 {
 	if sealed {
 		return TagSize
 	}
-	return 0
+	return crcSize
 }
 
 func checkFrame(t *testing.T, got, want *Frame) {
@@ -536,7 +536,7 @@ func TestBadFrames(t *testing.T) {
 			{"meta-too-long", mangled(func(h []byte) { binary.BigEndian.PutUint32(h[32:], 1<<20) }), map[bool]error{true: ErrAuth, false: ErrChecksum}[sealed], true},
 			{"raw-length-off", mangled(func(h []byte) { binary.BigEndian.PutUint64(h[44:], 2999) }), map[bool]error{true: ErrAuth, false: ErrChecksum}[sealed], true},
 			{"checksum", mangled(func(h []byte) { h[60] ^= 1 }), map[bool]error{true: ErrAuth, false: ErrChecksum}[sealed], true},
-			{"chunk-id", mangled(func(h []byte) { h[20] ^= 1 }), map[bool]error{true: ErrAuth, false: nil}[sealed], true},
+			{"chunk-id", mangled(func(h []byte) { h[20] ^= 1 }), map[bool]error{true: ErrAuth, false: ErrChecksum}[sealed], true},
 			{"sealed-flag", mangled(func(h []byte) { h[5] ^= flagSealed }), ErrAuth, true},
 		}
 		for _, c := range cases {
@@ -626,7 +626,10 @@ func TestManyFramesTCP(t *testing.T) {
 			if err := <-errc; err != nil {
 				t.Fatal(err)
 			}
-			hsLen := int64(handshakePrefix) + overheadFor(sealed)
+			hsLen := int64(handshakePrefix)
+			if sealed {
+				hsLen += TagSize // the handshake token; unsealed handshakes have no CRC
+			}
 			if total != sent || cr.n != total+hsLen {
 				t.Fatalf("wire bytes: receiver %d, sender %d, stream %d (handshake %d)", total, sent, cr.n, hsLen)
 			}

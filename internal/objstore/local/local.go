@@ -21,6 +21,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -236,6 +237,19 @@ func (c ctxReader) Read(b []byte) (int, error) {
 	return c.r.Read(b)
 }
 
+// copyN copies exactly n bytes from r to w. A chunk already in memory (a
+// *bytes.Reader holding exactly n bytes, as gateways hand over) goes out
+// in one write; anything else streams, checking ctx between reads.
+func copyN(ctx context.Context, w io.Writer, r io.Reader, n int64) (int64, error) {
+	if br, ok := r.(*bytes.Reader); ok && int64(br.Len()) == n {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		return br.WriteTo(w)
+	}
+	return io.CopyBuffer(w, io.LimitReader(ctxReader{ctx, r}, n), make([]byte, 1<<20))
+}
+
 // Write stores size bytes from r as key atomically (temp file + rename).
 func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, sum []byte) error {
 	if why := checkKey(key); why == "" && strings.HasSuffix(key, "/") && size == 0 {
@@ -270,8 +284,15 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 		os.Remove(tmp)
 		return err
 	}
+	var w io.Writer = f
 	h := md5.New()
-	n, err := io.CopyN(io.MultiWriter(f, h), ctxReader{ctx, r}, size)
+	if sum != nil {
+		w = io.MultiWriter(f, h)
+	}
+	n, err := copyN(ctx, w, r, size)
+	if err == nil && n < size {
+		err = io.EOF
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return fail(fmt.Errorf("local: write %s: source ended after %d of %d bytes", p, n, size))
@@ -562,7 +583,10 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore
 		return "", osErr("upload part: remove old marker", mp, err)
 	}
 	h := md5.New()
-	n, err := io.CopyN(io.MultiWriter(io.NewOffsetWriter(f, p.Offset), h), ctxReader{ctx, r}, p.Size)
+	n, err := copyN(ctx, io.MultiWriter(io.NewOffsetWriter(f, p.Offset), h), r, p.Size)
+	if err == nil && n < p.Size {
+		err = io.EOF
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("local: upload part %d of %s: source ended after %d of %d bytes", p.Number, st, n, p.Size)
