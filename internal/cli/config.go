@@ -34,7 +34,7 @@ func newConfig(e *env) *cobra.Command {
 				return err
 			}
 			if err := cfg.Set(args[0], args[1]); err != nil {
-				return usage(err)
+				return usageErr(err)
 			}
 			if err := cfg.Save(config.Path()); err != nil {
 				return err
@@ -57,7 +57,7 @@ func newConfig(e *env) *cobra.Command {
 			}
 			v, err := cfg.Get(args[0])
 			if err != nil {
-				return usage(err)
+				return usageErr(err)
 			}
 			fmt.Fprintln(e.stdout, v)
 			return nil
@@ -92,7 +92,7 @@ func keyNames() []string {
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usage(fmt.Errorf("%s takes %d argument(s), got %d: usage: %s", cmd.CommandPath(), n, len(args), cmd.UseLine()))
+			return usageErr(fmt.Errorf("%s takes %d argument(s), got %d: usage: %s", cmd.CommandPath(), n, len(args), cmd.UseLine()))
 		}
 		return nil
 	}

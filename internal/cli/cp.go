@@ -8,11 +8,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
 
 // transferFlags are the flags cp and sync share.
@@ -57,7 +59,7 @@ func newCp(e *env) *cobra.Command {
   skyplane cp -r -y s3://bucket/prefix gs://other/prefix`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return usage(fmt.Errorf("cp needs a source and at least one destination: usage: %s", cmd.UseLine()))
+				return usageErr(fmt.Errorf("cp needs a source and at least one destination: usage: %s", cmd.UseLine()))
 			}
 			return nil
 		},
@@ -76,7 +78,7 @@ func newSync(e *env) *cobra.Command {
 		Short: "Copy only what is missing, newer or of another size at the destination",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
-				return usage(fmt.Errorf("sync takes a source and a destination: usage: %s", cmd.UseLine()))
+				return usageErr(fmt.Errorf("sync takes a source and a destination: usage: %s", cmd.UseLine()))
 			}
 			return nil
 		},
@@ -95,36 +97,54 @@ type verifyError struct{ err error }
 func (v verifyError) Error() string { return v.err.Error() }
 func (v verifyError) Unwrap() error { return v.err }
 
-func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts []string, isSync bool) error {
+func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts []string, isSync bool) (err error) {
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	var res *skyplane.Result
+	defer func() {
+		rec := usage.Record{Command: e.args, RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
+		for _, d := range dsts {
+			rec.DstRegions = append(rec.DstRegions, schemeOf(d))
+		}
+		if res != nil {
+			rec.Bytes = res.Bytes
+			if s := res.Duration.Seconds(); s > 0 {
+				rec.ThroughputGbps = float64(res.Bytes) * 8 / s / 1e9
+			}
+		}
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		usage.Save(cfg, rec)
+	}()
 	if force, _ := cmd.Flags().GetBool("force"); force {
 		f.confirm = true
 	}
 	if cmd.Flags().Changed("max-instances") && f.gateways < 1 {
-		return usage(fmt.Errorf("-n/--max-instances must be ≥ 1, got %d", f.gateways))
+		return usageErr(fmt.Errorf("-n/--max-instances must be ≥ 1, got %d", f.gateways))
 	}
 	if cmd.Flags().Changed("max-connections") {
 		if f.connections < 1 {
-			return usage(fmt.Errorf("--max-connections must be ≥ 1, got %d", f.connections))
+			return usageErr(fmt.Errorf("--max-connections must be ≥ 1, got %d", f.connections))
 		}
 		cfg.NumConnections = f.connections
 	}
 	switch {
 	case f.multipart && f.noMultipart:
-		return usage(errors.New("--multipart and --no-multipart contradict each other"))
+		return usageErr(errors.New("--multipart and --no-multipart contradict each other"))
 	case f.multipart:
 		cfg.MultipartEnabled = true
 	case f.noMultipart:
 		cfg.MultipartEnabled = false
 	}
 	if f.solver != "direct" {
-		return usage(fmt.Errorf("--solver %s: only the direct solver is available in this build", f.solver))
+		return usageErr(fmt.Errorf("--solver %s: only the direct solver is available in this build", f.solver))
 	}
 	if err := cfg.Validate(); err != nil {
-		return usage(err)
+		return usageErr(err)
 	}
 
 	// Ctrl-C cancels the transfer; teardown still runs (it ignores cancellation).
@@ -171,11 +191,10 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			return nil
 		}
 		if !confirm(e) {
-			return usage(errors.New("transfer not confirmed; pass -y to skip the question"))
+			return usageErr(errors.New("transfer not confirmed; pass -y to skip the question"))
 		}
 	}
 
-	var res *skyplane.Result
 	if isSync {
 		res, err = client.Sync(ctx, src, dsts[0], skyplane.SyncOptions{Delete: f.del, Gateways: gateways, Progress: out.progress})
 	} else {
@@ -202,7 +221,7 @@ func classify(err error) error {
 	case errors.Is(err, skyplane.ErrVerify):
 		return verifyError{err}
 	case errors.Is(err, skyplane.ErrInvalidInput):
-		return usage(err)
+		return usageErr(err)
 	}
 	return err
 }
@@ -219,6 +238,14 @@ func confirm(e *env) bool {
 		return true
 	}
 	return false
+}
+
+// schemeOf names where a URL points, for usage statistics (no bucket or path).
+func schemeOf(u string) string {
+	if i := strings.Index(u, "://"); i > 0 {
+		return u[:i]
+	}
+	return "local"
 }
 
 // testHooksFromEnv lets end-to-end tests inject faults into the gateways.

@@ -33,7 +33,7 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-func usage(err error) error {
+func usageErr(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -42,6 +42,7 @@ func usage(err error) error {
 
 // env is what commands print to and read from.
 type env struct {
+	args           []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	isTTY          bool
@@ -49,7 +50,7 @@ type env struct {
 
 // Run executes the CLI and returns the process exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
+	e := &env{args: args, stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -97,7 +98,7 @@ connections, compressed, encrypted and checksummed.`,
 	}
 	root.PersistentFlags().BoolVar(&debug, "debug", false, "print debug logs")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usage(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
+		return usageErr(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
 	})
 	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newGateway(e))
 	return root
@@ -107,7 +108,7 @@ connections, compressed, encrypted and checksummed.`,
 func loadConfig() (config.Config, error) {
 	cfg, err := config.Load(config.Path())
 	if err != nil {
-		return cfg, usage(err)
+		return cfg, usageErr(err)
 	}
 	return cfg, nil
 }
