@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go"
+	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 )
 
 func TestMain(m *testing.M) {
@@ -60,23 +61,7 @@ func assertFiles(t *testing.T, root string, files map[string]string) {
 }
 
 // running counts live gateway processes whose boot file was under dir.
-func running(dir string) int {
-	n := 0
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) >= 4 && args[1] == "gateway" && strings.HasPrefix(args[3], dir) {
-			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !strings.Contains(string(st), ") Z ") {
-				n++
-			}
-		}
-	}
-	return n
-}
+func running(dir string) int { return len(local.Running(dir)) }
 
 func smallConfig() skyplane.Config {
 	cfg := skyplane.DefaultConfig()

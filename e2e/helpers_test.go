@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 )
 
 var binary string
@@ -174,32 +176,8 @@ func (s *sandbox) assertNoGateways() {
 	}
 }
 
-// gatewayPIDs finds running "skyplane gateway" processes whose boot file
-// lives under stateDir.
-func gatewayPIDs(stateDir string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) >= 4 && args[1] == "gateway" && strings.HasPrefix(args[3], stateDir) {
-			// Zombies have been reaped by the time the parent exits; a
-			// process still listed here is alive or not yet reaped.
-			if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && strings.Contains(string(stat), ") Z ") {
-				continue
-			}
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
+// gatewayPIDs finds running gateway processes of this sandbox.
+func gatewayPIDs(stateDir string) []int { return local.Running(stateDir) }
 
 // writeFile creates a file with the given content, making parent dirs.
 func writeFile(t *testing.T, p string, data []byte) {

@@ -1,0 +1,107 @@
+package local
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute"
+)
+
+// buildSkyplane builds the real binary the provider runs.
+func buildSkyplane(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "skyplane")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/skyplane").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestProvisionDeprovision(t *testing.T) {
+	bin := buildSkyplane(t)
+	dir := t.TempDir()
+	p := New(bin)
+	specs := []compute.Spec{{ID: "src-0", Region: "local:src"}, {ID: "dst1-0", Region: "local:dst"}, {ID: "dst1-1", Region: "local:dst"}}
+	insts, err := p.Provision(context.Background(), specs, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) != 3 || insts[0].Control == "" || insts[0].Data == "" || insts[0].PID == 0 {
+		t.Fatalf("instances %+v", insts)
+	}
+	if got := Running(dir); len(got) != 3 {
+		t.Errorf("Running = %v, want 3 gateways", got)
+	}
+	// The boot files (secret and key) are gone once the gateways read them.
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.boot.json")); len(m) != 0 {
+		t.Errorf("boot files left: %v", m)
+	}
+	if err := p.Deprovision(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := Running(dir); len(got) != 0 {
+		t.Errorf("gateways left after Deprovision: %v", got)
+	}
+	// Gateways write their final stats on the way out.
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.stats.json")); len(m) != 3 {
+		t.Errorf("stats files: %v", m)
+	}
+	if err := p.Deprovision(context.Background()); err != nil {
+		t.Errorf("second Deprovision: %v", err)
+	}
+}
+
+func TestProvisionFailureCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	// A binary that exits at once: no gateway ever becomes ready.
+	p := New("/bin/false")
+	_, err := p.Provision(context.Background(), []compute.Spec{{ID: "a"}, {ID: "b"}}, compute.Boot{Secret: "s", Dir: dir})
+	if err == nil {
+		t.Fatal("Provision with a broken binary succeeded")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.boot.json")); len(m) != 0 {
+		t.Errorf("boot files left after a failed start: %v", m)
+	}
+}
+
+func TestRunningAndKill(t *testing.T) {
+	bin := buildSkyplane(t)
+	dir := t.TempDir()
+	p := New(bin)
+	if _, err := p.Provision(context.Background(), []compute.Spec{{ID: "g"}}, compute.Boot{Secret: "s", Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Deprovision(context.Background())
+	if got := Running(filepath.Join(dir, "..", filepath.Base(dir)+"-other")); len(got) != 0 {
+		t.Errorf("a sibling directory matched: %v", got)
+	}
+	pids := Running(dir)
+	if Kill(pids) != 1 {
+		t.Fatalf("killed %v", pids)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(Running(dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := Running(dir); len(got) != 0 {
+		t.Errorf("still running after Kill: %v", got)
+	}
+}
+
+func TestResolveBinary(t *testing.T) {
+	t.Setenv(EnvGatewayBinary, "/opt/skyplane")
+	if got, _ := ResolveBinary("/explicit"); got != "/explicit" {
+		t.Errorf("explicit: %s", got)
+	}
+	if got, _ := ResolveBinary(""); got != "/opt/skyplane" {
+		t.Errorf("env: %s", got)
+	}
+	t.Setenv(EnvGatewayBinary, "")
+	t.Setenv("PATH", t.TempDir())
+	if _, err := ResolveBinary(""); err == nil {
+		t.Error("no binary anywhere, yet no error")
+	}
+}
