@@ -26,6 +26,7 @@ import (
 
 	// Store backends register their URL schemes.
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/local"
+	_ "github.com/skyplane-project/skyplane-go/internal/objstore/s3"
 )
 
 // Config holds every `skyplane config` key.
@@ -160,7 +161,7 @@ func (c *Client) PreviewSync(ctx context.Context, src, dst string, del bool, max
 }
 
 func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
-	dp, err := c.newDataplane(job, 1)
+	dp, err := c.newDataplane(ctx, job, 1)
 	if err != nil {
 		return Preview{}, err
 	}
@@ -186,15 +187,6 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 	return job, nil
 }
 
-// regionTag names where a store lives, for the planner. Local disk has no
-// region: its source and destination sides get gateways of their own.
-func regionTag(loc objstore.Location, side string) string {
-	if loc.Scheme == objstore.SchemeLocal {
-		return "local:" + side
-	}
-	return loc.Scheme + ":" + loc.Bucket
-}
-
 func (c *Client) gateways(n int) int {
 	if n == 0 {
 		n = c.cfg.MaxInstances
@@ -202,12 +194,12 @@ func (c *Client) gateways(n int) int {
 	return n
 }
 
-func (c *Client) newDataplane(job dataplane.Job, n int) (*dataplane.Dataplane, error) {
+func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*dataplane.Dataplane, error) {
 	var dsts []string
 	for _, d := range job.Dsts {
-		dsts = append(dsts, regionTag(d, "dst"))
+		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
 	}
-	plan, err := planner.Direct(regionTag(job.Src, "src"), dsts, c.gateways(n))
+	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, c.gateways(n))
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +210,7 @@ func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress 
 	if err := c.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	inner, err := c.newDataplane(job, n)
+	inner, err := c.newDataplane(ctx, job, n)
 	if err != nil {
 		return nil, err
 	}
@@ -232,4 +224,28 @@ func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress 
 		return err
 	})
 	return res, err
+}
+
+// PlanGroup is one group of gateways of a plan.
+type PlanGroup struct {
+	Region   string // "<cloud>:<region>", or local:src / local:dst
+	Role     string // source, destination, relay
+	Gateways int
+}
+
+// Plan says where the gateways of a copy from src to dsts would run.
+func (c *Client) Plan(ctx context.Context, src string, dsts []string, n int) ([]PlanGroup, error) {
+	job, err := c.job(src, dsts, true)
+	if err != nil {
+		return nil, err
+	}
+	dp, err := c.newDataplane(ctx, job, n)
+	if err != nil {
+		return nil, err
+	}
+	var out []PlanGroup
+	for _, g := range dp.Plan().Groups {
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways})
+	}
+	return out, nil
 }

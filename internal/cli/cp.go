@@ -184,7 +184,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		}
 		preview = &p
 	}
-	out.plan(src, dsts, gateways, preview)
+	groups, err := client.Plan(ctx, src, dsts, gateways)
+	if err != nil {
+		return classify(err)
+	}
+	out.plan(src, dsts, groups, preview)
 	if preview != nil {
 		if preview.Objects == 0 && preview.Deletes == 0 {
 			out.note("Nothing to do: the destination is up to date.")

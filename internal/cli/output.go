@@ -39,9 +39,14 @@ func (p *printer) note(msg string) {
 	fmt.Fprintln(p.e.stdout, msg)
 }
 
-func (p *printer) plan(src string, dsts []string, gateways int, pv *skyplane.Preview) {
+func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, pv *skyplane.Preview) {
+	gateways := groups[0].Gateways
 	if p.json {
-		f := map[string]any{"source": src, "destinations": dsts, "gateways_per_region": gateways, "solver": "direct", "provider": "local"}
+		var regions []string
+		for _, g := range groups {
+			regions = append(regions, g.Region)
+		}
+		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": "local"}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
 		}
@@ -50,9 +55,9 @@ func (p *printer) plan(src string, dsts []string, gateways int, pv *skyplane.Pre
 	}
 	w := p.e.stdout
 	fmt.Fprintf(w, "Transfer plan (solver direct, local gateways):\n")
-	fmt.Fprintf(w, "  source       %s  (%d gateway(s))\n", src, gateways)
-	for _, d := range dsts {
-		fmt.Fprintf(w, "  destination  %s  (%d gateway(s))\n", d, gateways)
+	fmt.Fprintf(w, "  source       %-16s %s  (%d gateway(s))\n", groups[0].Region, src, gateways)
+	for i, d := range dsts {
+		fmt.Fprintf(w, "  destination  %-16s %s  (%d gateway(s))\n", groups[i+1].Region, d, groups[i+1].Gateways)
 	}
 	if pv == nil {
 		fmt.Fprintf(w, "  objects are listed while they transfer\n")

@@ -2,12 +2,14 @@ package dataplane
 
 import (
 	"context"
+	"time"
 	"errors"
 	"fmt"
 	"iter"
 	"strings"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -170,7 +172,9 @@ func SyncOps(ctx context.Context, srcLoc, dstLoc objstore.Location, src, dst obj
 				op.Reason = "missing"
 			case cur.Size != s.Size:
 				op.Reason = "size differs"
-			case s.ModTime.After(cur.ModTime):
+			// Whole seconds: S3 and Azure keep no finer time, so a source
+			// with sub-second mtimes must not look newer than its own copy.
+			case s.ModTime.Truncate(time.Second).After(cur.ModTime):
 				op.Reason = "newer"
 			default:
 				op.Kind = ""
@@ -294,4 +298,36 @@ func PreviewJobs(ctx context.Context, d *Dataplane, jobs []Job, maxSamples int, 
 		}
 	}
 	return p, nil
+}
+
+// RegionTag names where loc's bucket lives, "<cloud>:<region>", for the
+// planner. Local disk has no region: its side ("src" or "dst") gets a
+// gateway group of its own. A store that cannot say (no Locator, or the
+// lookup failed) gets its cloud's configured default region.
+func RegionTag(ctx context.Context, loc objstore.Location, side string, cfg config.Config) string {
+	cloud, fallback := "", ""
+	switch loc.Scheme {
+	case objstore.SchemeLocal:
+		return "local:" + side
+	case objstore.SchemeS3:
+		cloud, fallback = "aws", cfg.AWSDefaultRegion
+	case objstore.SchemeGCS:
+		cloud, fallback = "gcp", cfg.GCPDefaultRegion
+	case objstore.SchemeAzure:
+		cloud, fallback = "azure", cfg.AzureDefaultRegion
+	default:
+		return loc.Scheme + ":" + loc.Bucket
+	}
+	ref := storeRef(loc, cfg)
+	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays})
+	if err == nil {
+		if l, ok := st.(objstore.Locator); ok {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if tag, err := l.Region(lctx); err == nil && tag != "" {
+				return tag
+			}
+		}
+	}
+	return cloud + ":" + fallback
 }

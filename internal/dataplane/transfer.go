@@ -136,6 +136,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	if err != nil {
 		return nil, err
 	}
+	r.limitParts(stores)
 	if r.expected, err = newExpectations(d.opts.Dir); err != nil {
 		return nil, err
 	}
@@ -219,6 +220,20 @@ func (r *run) snapshot() Progress {
 }
 
 func (r *run) fail(err error) { r.cancel(err) }
+
+// limitParts fits striping to what every destination accepts: parts no
+// smaller than the largest minimum, no more than the smallest maximum.
+func (r *run) limitParts(stores []jobStores) {
+	for _, js := range stores {
+		for _, st := range js.dsts {
+			f := st.Features()
+			r.params.MinPartSize = max(r.params.MinPartSize, f.MinPartSize)
+			if f.MaxParts > 0 && (r.params.MaxParts == 0 || f.MaxParts < r.params.MaxParts) {
+				r.params.MaxParts = f.MaxParts
+			}
+		}
+	}
+}
 
 func (r *run) openJobs(jobs []Job) ([]jobStores, error) {
 	dests := r.d.plan.Destinations()

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
@@ -117,6 +118,7 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 			if js.job.Recursive || js.job.Sync {
 				prefix = destPrefix(prefix)
 			}
+			markers := !dst.Features().NoFolderMarkers
 			next, stop := iter.Pull2(dst.List(ctx, prefix))
 			var cur *objstore.Object
 			advance := func() error {
@@ -138,6 +140,9 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 				if xerr != nil {
 					err = xerr
 					break
+				}
+				if !markers && strings.HasSuffix(x.Key, "/") {
+					continue // a directory here, not an object
 				}
 				for cur != nil && cur.Key < x.Key {
 					if err = advance(); err != nil {
@@ -185,10 +190,7 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 // openStore opens a job's bucket on the client (listing, multipart
 // initiate/complete/abort, verification) and names it for the gateways.
 func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objstore.Store, chunk.Store, error) {
-	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: d.opts.Config.RequesterPays}
-	if loc.Scheme == objstore.SchemeS3 {
-		ref.Endpoint = d.opts.Config.S3Endpoint
-	}
+	ref := storeRef(loc, d.opts.Config)
 	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays})
 	if err != nil {
 		return nil, ref, err
@@ -197,6 +199,15 @@ func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objst
 		return nil, ref, fmt.Errorf("%s: %w", loc.BucketURL(), err)
 	}
 	return st, ref, nil
+}
+
+// storeRef names loc's bucket with the settings config gives its backend.
+func storeRef(loc objstore.Location, cfg config.Config) chunk.Store {
+	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
+	if loc.Scheme == objstore.SchemeS3 {
+		ref.Endpoint = cfg.S3Endpoint
+	}
+	return ref
 }
 
 // stats collects every gateway's counters (best effort).

@@ -47,6 +47,10 @@ type Features struct {
 	MinPartSize int64
 	// MaxParts is the most parts one multipart upload may have (0 = no limit).
 	MaxParts int
+	// NoFolderMarkers: keys ending in "/" are not objects here (local disk:
+	// writing one makes a directory). Copies create them; verification
+	// does not look for them.
+	NoFolderMarkers bool
 }
 
 // Store is the driver interface of one bucket (or container, or file system root).
@@ -78,6 +82,13 @@ type Store interface {
 	ListMultipartUploads(ctx context.Context, prefix string) ([]Upload, error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+}
+
+// Locator is implemented by stores that know where their bucket lives. The
+// answer is a region tag "<cloud>:<region>", e.g. "aws:us-east-1",
+// "gcp:us-central1", "azure:eastus"; the planner places gateways by it.
+type Locator interface {
+	Region(ctx context.Context) (string, error)
 }
 
 // Errors callers branch on. Backends wrap them with %w and add context

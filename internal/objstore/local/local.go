@@ -84,7 +84,7 @@ func (s *Store) URL() string {
 }
 
 // Features: no part size limits, no part count limit.
-func (s *Store) Features() objstore.Features { return objstore.Features{} }
+func (s *Store) Features() objstore.Features { return objstore.Features{NoFolderMarkers: true} }
 
 // BucketExists checks that the root exists and is a directory.
 func (s *Store) BucketExists(ctx context.Context) error {

@@ -1,0 +1,600 @@
+// Package s3 is the Amazon S3 (and S3-compatible) backend of objstore.
+//
+// Open registers for scheme "s3" and opens one bucket. Credentials come from
+// the AWS SDK's default chain (environment, shared config and credentials
+// files / AWS_PROFILE, SSO, web identity, ECS, EC2 instance metadata).
+//
+// Endpoint: Options.Endpoint (config key s3_endpoint, or --endpoint) when set,
+// else whatever the SDK's standard AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL
+// variables (or the profile's endpoint_url) give. A custom endpoint means an
+// S3-compatible store: requests use path-style addressing and are signed for
+// AWS_REGION / AWS_DEFAULT_REGION / the profile's region, default us-east-1.
+// Without a custom endpoint (real AWS), Open discovers the bucket's region
+// (HeadBucket's x-amz-bucket-region, else GetBucketLocation) and talks to
+// that region directly, so buckets outside the configured region work.
+//
+// Checksums: the SDK's default flexible checksums (CRC32/CRC64 trailers,
+// response validation) are turned off (WhenRequired): the caller's MD5 is
+// sent as Content-MD5, which every S3-compatible server verifies, and a
+// mismatch is ErrChecksumMismatch.
+//
+// Retries: the SDK's standard retryer (exponential backoff with jitter, 5
+// attempts, no client-side retry quota; AWS_MAX_ATTEMPTS overrides the count)
+// retries throttling, 5xx and connection errors itself. What still fails
+// afterwards is returned wrapped in objstore.Retryable so callers can
+// reschedule the work.
+//
+// Request bodies: Write and UploadPart take an io.Reader of exactly size
+// bytes. A *bytes.Reader (what gateways hand over) or any io.ReaderAt +
+// io.Seeker is passed to the SDK without copying; it is seekable, which the
+// SigV4 signer needs on plain-HTTP endpoints (it hashes the payload, then
+// rewinds) and the retryer needs to resend. Over HTTPS the SDK sends
+// UNSIGNED-PAYLOAD for PutObject/UploadPart (TLS and Content-MD5 protect the
+// body), so a non-seekable reader is streamed as is (an SDK-level retry then
+// cannot rewind it and the failure is returned as retryable); over plain HTTP
+// a non-seekable reader is first read into memory.
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+)
+
+const (
+	// MinPartSize is S3's smallest non-final multipart part.
+	MinPartSize = 5 << 20
+	// MaxParts is S3's largest part count per upload.
+	MaxParts = 10000
+	// DefaultRegion signs requests when nothing else names a region.
+	DefaultRegion = "us-east-1"
+	// maxAttempts is the SDK retryer's attempt count (unless AWS_MAX_ATTEMPTS is set).
+	maxAttempts = 5
+)
+
+func init() {
+	objstore.Register(objstore.SchemeS3, Open)
+}
+
+// Store is one S3 bucket.
+type Store struct {
+	bucket        string
+	client        *awss3.Client
+	creds         aws.CredentialsProvider
+	endpoint      string // custom endpoint, "" for AWS
+	region        string // signing region
+	regionFound   bool   // region discovered from the bucket (AWS only)
+	tls           bool   // requests go over HTTPS
+	requesterPays bool
+	pageSize      int32 // ListObjectsV2 MaxKeys; 0 = server default (1000)
+}
+
+var (
+	_ objstore.Store   = (*Store)(nil)
+	_ objstore.Locator = (*Store)(nil)
+)
+
+// Open opens the bucket of loc (its key is ignored). It makes no request
+// when a custom endpoint is in use; for AWS it asks for the bucket's region
+// (a failure there is not fatal: BucketExists and the other calls report it).
+func Open(ctx context.Context, loc objstore.Location, opts objstore.Options) (objstore.Store, error) {
+	return open(ctx, loc, opts, nil)
+}
+
+// open is Open; tune, when set, adjusts the client options last (tests
+// inject an HTTP client or shorten the backoff).
+func open(ctx context.Context, loc objstore.Location, opts objstore.Options, tune func(*awss3.Options)) (*Store, error) {
+	if loc.Bucket == "" {
+		return nil, fmt.Errorf("s3: %s: missing bucket name: want s3://bucket/key", loc)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("s3: s3://%s: loading AWS configuration (check AWS_PROFILE, AWS_CONFIG_FILE and ~/.aws/config): %w", loc.Bucket, err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	var endpoint *string
+	if opts.Endpoint != "" {
+		e := opts.Endpoint
+		if !strings.Contains(e, "://") {
+			e = "https://" + e
+		}
+		u, err := url.Parse(e)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("s3: s3://%s: invalid endpoint %q: want http(s)://host[:port]", loc.Bucket, opts.Endpoint)
+		}
+		endpoint = &e
+	}
+	s := &Store{
+		bucket:        loc.Bucket,
+		creds:         cfg.Credentials,
+		region:        cfg.Region,
+		requesterPays: opts.RequesterPays,
+	}
+	retries := cfg.RetryMaxAttempts
+	if retries == 0 {
+		retries = maxAttempts
+	}
+	newClient := func(region string) *awss3.Client {
+		return awss3.NewFromConfig(cfg, func(o *awss3.Options) {
+			o.Region = region
+			if endpoint != nil {
+				o.BaseEndpoint = endpoint
+			}
+			if o.BaseEndpoint != nil {
+				o.UsePathStyle = true
+			}
+			o.RetryMaxAttempts = 0
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = retries
+				// Many parallel transfers: no client-side retry quota that
+				// would fail fast once exhausted; backoff + jitter remain.
+				so.RateLimiter = ratelimit.None
+			})
+			if tune != nil {
+				tune(o)
+			}
+		})
+	}
+	s.client = newClient(cfg.Region)
+	if be := s.client.Options().BaseEndpoint; be != nil {
+		s.endpoint = *be
+		s.tls = strings.HasPrefix(strings.ToLower(*be), "https://")
+		return s, nil
+	}
+	s.tls = true
+	if region := s.discoverRegion(ctx); region != "" {
+		s.regionFound = true
+		if region != s.region {
+			s.region = region
+			s.client = newClient(region)
+		}
+	}
+	return s, nil
+}
+
+// discoverRegion asks AWS where the bucket lives: HeadBucket answers with
+// x-amz-bucket-region even on a redirect or a denial; GetBucketLocation is
+// the fallback. "" when neither tells.
+func (s *Store) discoverRegion(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &s.bucket}, func(o *awss3.Options) {
+		o.RetryMaxAttempts = 1 // a 301 from the wrong region is an answer, not a failure
+	})
+	if err == nil && aws.ToString(out.BucketRegion) != "" {
+		return aws.ToString(out.BucketRegion)
+	}
+	if r := responseHeader(err, "X-Amz-Bucket-Region"); r != "" {
+		return r
+	}
+	if status := httpStatus(err); status == 404 || errors.Is(err, context.Canceled) {
+		return "" // no bucket (or given up): nothing to ask GetBucketLocation
+	}
+	loc, err := s.client.GetBucketLocation(ctx, &awss3.GetBucketLocationInput{Bucket: &s.bucket})
+	if err != nil {
+		return ""
+	}
+	return normalizeRegion(string(loc.LocationConstraint))
+}
+
+// normalizeRegion maps GetBucketLocation's answer to a region name.
+func normalizeRegion(constraint string) string {
+	switch constraint {
+	case "":
+		return "us-east-1"
+	case "EU":
+		return "eu-west-1"
+	}
+	return constraint
+}
+
+func (s *Store) payer() types.RequestPayer {
+	if s.requesterPays {
+		return types.RequestPayerRequester
+	}
+	return ""
+}
+
+// URL is "s3://bucket".
+func (s *Store) URL() string { return "s3://" + s.bucket }
+
+// Features: parts of at least 5 MiB (but the last), at most 10,000 of them.
+func (s *Store) Features() objstore.Features {
+	return objstore.Features{MinPartSize: MinPartSize, MaxParts: MaxParts}
+}
+
+// BucketExists sends HeadBucket.
+func (s *Store) BucketExists(ctx context.Context) error {
+	_, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &s.bucket})
+	if err != nil {
+		return s.wrap(ctx, "head bucket", "", err, objstore.ErrBucketNotFound)
+	}
+	return nil
+}
+
+// Region implements objstore.Locator: "aws:<region>" from GetBucketLocation
+// (an empty constraint is us-east-1). On AWS, when GetBucketLocation is
+// denied, the region discovered at Open is the answer.
+func (s *Store) Region(ctx context.Context) (string, error) {
+	out, err := s.client.GetBucketLocation(ctx, &awss3.GetBucketLocationInput{Bucket: &s.bucket})
+	if err == nil {
+		return "aws:" + normalizeRegion(string(out.LocationConstraint)), nil
+	}
+	if s.regionFound {
+		return "aws:" + s.region, nil
+	}
+	// S3-compatible stores without GetBucketLocation may still name the
+	// region in HeadBucket.
+	if hb, herr := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &s.bucket}); herr == nil && aws.ToString(hb.BucketRegion) != "" {
+		return "aws:" + aws.ToString(hb.BucketRegion), nil
+	}
+	return "", s.wrap(ctx, "get bucket location", "", err, objstore.ErrBucketNotFound)
+}
+
+// etagMD5 returns the MD5 an ETag holds, or nil when it is not a plain
+// 32-hex-digit MD5 (multipart "-N" ETags, SSE-KMS, other stores).
+func etagMD5(etag *string) []byte {
+	e := strings.Trim(aws.ToString(etag), `"`)
+	if len(e) != 2*md5.Size {
+		return nil
+	}
+	b, err := hex.DecodeString(e)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// List yields the objects under prefix page by page (ListObjectsV2, no
+// delimiter), in the key order S3 returns. Keys are requested URL-encoded
+// (so any byte can travel in the XML) and decoded when the server says it
+// encoded them. It stops after the first error or when the consumer stops.
+func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objstore.Object, error] {
+	return func(yield func(objstore.Object, error) bool) {
+		in := &awss3.ListObjectsV2Input{
+			Bucket:       &s.bucket,
+			Prefix:       aws.String(prefix),
+			EncodingType: types.EncodingTypeUrl,
+			RequestPayer: s.payer(),
+		}
+		if s.pageSize > 0 {
+			in.MaxKeys = aws.Int32(s.pageSize)
+		}
+		pages := awss3.NewListObjectsV2Paginator(s.client, in)
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				yield(objstore.Object{}, s.wrap(ctx, "list", prefix, err, objstore.ErrBucketNotFound))
+				return
+			}
+			encoded := page.EncodingType == types.EncodingTypeUrl
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				if encoded {
+					k, err := url.QueryUnescape(key)
+					if err != nil {
+						yield(objstore.Object{}, fmt.Errorf("s3: list s3://%s/%s: undecodable key %q in the listing: %w", s.bucket, prefix, key, err))
+						return
+					}
+					key = k
+				}
+				obj := objstore.Object{
+					Key:     key,
+					Size:    aws.ToInt64(o.Size),
+					ModTime: aws.ToTime(o.LastModified),
+					MD5:     etagMD5(o.ETag),
+				}
+				if !yield(obj, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Head sends HeadObject.
+func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
+	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
+		Bucket:       &s.bucket,
+		Key:          &key,
+		RequestPayer: s.payer(),
+	})
+	if err != nil {
+		return objstore.Object{}, s.wrap(ctx, "head", key, err, objstore.ErrNotFound)
+	}
+	return objstore.Object{
+		Key:     key,
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		MD5:     etagMD5(out.ETag),
+	}, nil
+}
+
+// Read sends GetObject for bytes [offset, offset+length) (length < 0: to the
+// end). Length 0 returns an empty body without a request (S3 has no empty
+// range). An offset exactly at the end of the object gives an empty body, one
+// past it an error, as on local disk. Errors while reading the body are
+// returned retryable.
+func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, fmt.Errorf("s3: read s3://%s/%s: negative offset %d", s.bucket, key, offset)
+	}
+	if length == 0 {
+		return io.NopCloser(bytes.NewReader(nil)), nil
+	}
+	in := &awss3.GetObjectInput{
+		Bucket:       &s.bucket,
+		Key:          &key,
+		RequestPayer: s.payer(),
+	}
+	switch {
+	case length > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	case offset > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		if code, _ := apiCode(err); code == "InvalidRange" || httpStatus(err) == 416 {
+			// Past the end: empty at exactly the end (like a file), an error beyond.
+			if o, herr := s.Head(ctx, key); herr == nil {
+				if offset == o.Size {
+					return io.NopCloser(bytes.NewReader(nil)), nil
+				}
+				return nil, fmt.Errorf("s3: read s3://%s/%s: offset %d out of range (size %d): %w", s.bucket, key, offset, o.Size, err)
+			}
+		}
+		return nil, s.wrap(ctx, "read", key, err, objstore.ErrNotFound)
+	}
+	return &body{rc: out.Body, s: s, key: key}, nil
+}
+
+// body marks errors while streaming a GetObject body (resets, timeouts) as
+// retryable and names the object.
+type body struct {
+	rc  io.ReadCloser
+	s   *Store
+	key string
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	switch {
+	case err == nil, err == io.EOF:
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		err = fmt.Errorf("s3: read s3://%s/%s: body: %w", b.s.bucket, b.key, err)
+	default:
+		err = objstore.Retryable(fmt.Errorf("s3: read s3://%s/%s: body: %w", b.s.bucket, b.key, err))
+	}
+	return n, err
+}
+
+func (b *body) Close() error { return b.rc.Close() }
+
+// payload returns a request body of exactly size bytes from r, without a copy
+// when r can seek (see the package comment).
+func (s *Store) payload(r io.Reader, size int64) (io.Reader, error) {
+	if r == nil {
+		if size != 0 {
+			return nil, fmt.Errorf("nil reader for %d bytes", size)
+		}
+		return bytes.NewReader(nil), nil
+	}
+	if br, ok := r.(*bytes.Reader); ok && int64(br.Len()) == size {
+		return br, nil
+	}
+	if ra, ok := r.(interface {
+		io.ReaderAt
+		io.Seeker
+	}); ok {
+		pos, err := ra.Seek(0, io.SeekCurrent)
+		if err == nil {
+			return io.NewSectionReader(ra, pos, size), nil
+		}
+	}
+	if s.tls {
+		return io.LimitReader(r, size), nil
+	}
+	buf := make([]byte, size)
+	if n, err := io.ReadFull(r, buf); err != nil {
+		return nil, fmt.Errorf("source ended after %d of %d bytes: %w", n, size, err)
+	}
+	return bytes.NewReader(buf), nil
+}
+
+func contentMD5(sum []byte) *string {
+	if sum == nil {
+		return nil
+	}
+	return aws.String(base64.StdEncoding.EncodeToString(sum))
+}
+
+// Write sends PutObject (atomic in S3) with Content-Length and, when sum is
+// non-nil, Content-MD5.
+func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, sum []byte) error {
+	if size < 0 {
+		return fmt.Errorf("s3: write s3://%s/%s: negative size %d", s.bucket, key, size)
+	}
+	if sum != nil && len(sum) != md5.Size {
+		return fmt.Errorf("s3: write s3://%s/%s: md5 of %d bytes, want %d", s.bucket, key, len(sum), md5.Size)
+	}
+	b, err := s.payload(r, size)
+	if err != nil {
+		return fmt.Errorf("s3: write s3://%s/%s: %w", s.bucket, key, err)
+	}
+	_, err = s.client.PutObject(ctx, &awss3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		Body:          b,
+		ContentLength: aws.Int64(size),
+		ContentMD5:    contentMD5(sum),
+		RequestPayer:  s.payer(),
+	})
+	if err != nil {
+		return s.wrap(ctx, "write", key, err, objstore.ErrBucketNotFound)
+	}
+	return nil
+}
+
+// InitiateMultipart sends CreateMultipartUpload.
+func (s *Store) InitiateMultipart(ctx context.Context, key string) (string, error) {
+	out, err := s.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{
+		Bucket:       &s.bucket,
+		Key:          &key,
+		RequestPayer: s.payer(),
+	})
+	if err != nil {
+		return "", s.wrap(ctx, "initiate multipart upload", key, err, objstore.ErrBucketNotFound)
+	}
+	if aws.ToString(out.UploadId) == "" {
+		return "", fmt.Errorf("s3: initiate multipart upload s3://%s/%s: the server returned no upload id", s.bucket, key)
+	}
+	return *out.UploadId, nil
+}
+
+// UploadPart sends UploadPart with Content-MD5 (when p.MD5 is set) and
+// returns the part's ETag as the server gave it.
+func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore.Part, r io.Reader) (string, error) {
+	op := fmt.Sprintf("upload part %d of", p.Number)
+	if p.Number < 1 || p.Number > MaxParts {
+		return "", fmt.Errorf("s3: %s s3://%s/%s: part number must be 1 to %d", op, s.bucket, key, MaxParts)
+	}
+	if p.Size < 0 {
+		return "", fmt.Errorf("s3: %s s3://%s/%s: negative size %d", op, s.bucket, key, p.Size)
+	}
+	if p.MD5 != nil && len(p.MD5) != md5.Size {
+		return "", fmt.Errorf("s3: %s s3://%s/%s: md5 of %d bytes, want %d", op, s.bucket, key, len(p.MD5), md5.Size)
+	}
+	b, err := s.payload(r, p.Size)
+	if err != nil {
+		return "", fmt.Errorf("s3: %s s3://%s/%s: %w", op, s.bucket, key, err)
+	}
+	out, err := s.client.UploadPart(ctx, &awss3.UploadPartInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		UploadId:      &uploadID,
+		PartNumber:    aws.Int32(int32(p.Number)),
+		Body:          b,
+		ContentLength: aws.Int64(p.Size),
+		ContentMD5:    contentMD5(p.MD5),
+		RequestPayer:  s.payer(),
+	})
+	if err != nil {
+		return "", s.wrap(ctx, op, key, err, objstore.ErrUploadNotFound)
+	}
+	if aws.ToString(out.ETag) == "" {
+		return "", fmt.Errorf("s3: %s s3://%s/%s: the server returned no ETag", op, s.bucket, key)
+	}
+	return *out.ETag, nil
+}
+
+// CompleteMultipart sends CompleteMultipartUpload with the parts sorted by
+// number.
+func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, parts []objstore.Part) error {
+	if len(parts) == 0 {
+		return fmt.Errorf("s3: complete multipart upload s3://%s/%s: no parts (S3 needs at least one)", s.bucket, key)
+	}
+	ps := slices.Clone(parts)
+	slices.SortFunc(ps, func(a, b objstore.Part) int { return a.Number - b.Number })
+	done := make([]types.CompletedPart, len(ps))
+	for i, p := range ps {
+		if i > 0 && ps[i-1].Number == p.Number {
+			return fmt.Errorf("s3: complete multipart upload s3://%s/%s: part %d given twice", s.bucket, key, p.Number)
+		}
+		if p.ETag == "" {
+			return fmt.Errorf("s3: complete multipart upload s3://%s/%s: part %d has no ETag (from UploadPart)", s.bucket, key, p.Number)
+		}
+		done[i] = types.CompletedPart{ETag: aws.String(p.ETag), PartNumber: aws.Int32(int32(p.Number))}
+	}
+	_, err := s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		Bucket:          &s.bucket,
+		Key:             &key,
+		UploadId:        &uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
+		RequestPayer:    s.payer(),
+	})
+	if err != nil {
+		return s.wrap(ctx, "complete multipart upload", key, err, objstore.ErrUploadNotFound)
+	}
+	return nil
+}
+
+// AbortMultipart sends AbortMultipartUpload; an upload already gone is not
+// an error.
+func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
+		Bucket:       &s.bucket,
+		Key:          &key,
+		UploadId:     &uploadID,
+		RequestPayer: s.payer(),
+	})
+	if err != nil {
+		werr := s.wrap(ctx, "abort multipart upload", key, err, objstore.ErrUploadNotFound)
+		if errors.Is(werr, objstore.ErrUploadNotFound) {
+			return nil
+		}
+		return werr
+	}
+	return nil
+}
+
+// ListMultipartUploads lists the open uploads under prefix, all pages.
+func (s *Store) ListMultipartUploads(ctx context.Context, prefix string) ([]objstore.Upload, error) {
+	pages := awss3.NewListMultipartUploadsPaginator(s.client, &awss3.ListMultipartUploadsInput{
+		Bucket:       &s.bucket,
+		Prefix:       aws.String(prefix),
+		RequestPayer: s.payer(),
+	})
+	var ups []objstore.Upload
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, s.wrap(ctx, "list multipart uploads", prefix, err, objstore.ErrBucketNotFound)
+		}
+		for _, u := range page.Uploads {
+			ups = append(ups, objstore.Upload{Key: aws.ToString(u.Key), UploadID: aws.ToString(u.UploadId)})
+		}
+	}
+	return ups, nil
+}
+
+// Delete sends DeleteObject; a missing key is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{
+		Bucket:       &s.bucket,
+		Key:          &key,
+		RequestPayer: s.payer(),
+	})
+	if err != nil {
+		werr := s.wrap(ctx, "delete", key, err, objstore.ErrNotFound)
+		if errors.Is(werr, objstore.ErrNotFound) {
+			return nil
+		}
+		return werr
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Installs (pinned) and runs the real object-store servers the tests use, on
+# 127.0.0.1 with free ports:
+#   S3    versitygw         (posix backend)
+#   GCS   fake-gcs-server   (filesystem backend)
+#   Azure Azurite           (blob service, disk mode)
+#
+#   scripts/test-servers.sh install   # binaries into $SKYPLANE_TOOLS_DIR (default .tools/)
+#   scripts/test-servers.sh start     # install if needed, start, wait until ready,
+#                                     # write $SKYPLANE_TOOLS_DIR/servers.env (source it)
+#   scripts/test-servers.sh stop      # stop them and remove their data
+set -euo pipefail
+
+VERSITYGW_VERSION=v1.8.0
+FAKE_GCS_VERSION=v1.56.1
+AZURITE_VERSION=3.37.0
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools=${SKYPLANE_TOOLS_DIR:-$root/.tools}
+bin=$tools/bin
+run=$tools/run
+mkdir -p "$bin" "$run"
+
+log() { echo "test-servers: $*" >&2; }
+
+install() {
+  if [ ! -x "$bin/versitygw" ] || [ "$(cat "$bin/.versitygw" 2>/dev/null)" != "$VERSITYGW_VERSION" ]; then
+    log "installing versitygw $VERSITYGW_VERSION"
+    GOBIN=$bin go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+    echo "$VERSITYGW_VERSION" > "$bin/.versitygw"
+  fi
+  if [ ! -x "$bin/fake-gcs-server" ] || [ "$(cat "$bin/.fake-gcs-server" 2>/dev/null)" != "$FAKE_GCS_VERSION" ]; then
+    log "installing fake-gcs-server $FAKE_GCS_VERSION"
+    GOBIN=$bin go install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION"
+    echo "$FAKE_GCS_VERSION" > "$bin/.fake-gcs-server"
+  fi
+  if [ ! -x "$tools/node_modules/.bin/azurite-blob" ] || [ "$(cat "$tools/.azurite" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
+    command -v npm >/dev/null || { log "npm is required for Azurite (apt-get install -y npm)"; exit 1; }
+    log "installing azurite $AZURITE_VERSION"
+    (cd "$tools" && npm install --no-audit --no-fund --silent "azurite@$AZURITE_VERSION" >/dev/null)
+    echo "$AZURITE_VERSION" > "$tools/.azurite"
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() { # name port
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  log "$1 did not start listening on 127.0.0.1:$2; its log:"; cat "$run/$1.log" >&2; return 1
+}
+
+start() {
+  install
+  stop_servers
+  local s3_port gcs_port az_port
+  s3_port=$(free_port); gcs_port=$(free_port); az_port=$(free_port)
+  mkdir -p "$run/s3" "$run/gcs" "$run/azure"
+  local key=skyplanetest secret=skyplanetestsecret
+
+  "$bin/versitygw" --port "127.0.0.1:$s3_port" --access "$key" --secret "$secret" \
+    posix "$run/s3" >"$run/versitygw.log" 2>&1 &
+  echo $! > "$run/versitygw.pid"
+
+  "$bin/fake-gcs-server" -host 127.0.0.1 -port "$gcs_port" -scheme http -backend filesystem \
+    -filesystem-root "$run/gcs" -external-url "http://127.0.0.1:$gcs_port" -public-host "127.0.0.1:$gcs_port" \
+    >"$run/fake-gcs-server.log" 2>&1 &
+  echo $! > "$run/fake-gcs-server.pid"
+
+  "$tools/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$az_port" --location "$run/azure" \
+    --skipApiVersionCheck --disableTelemetry --silent >"$run/azurite.log" 2>&1 &
+  echo $! > "$run/azurite.pid"
+
+  wait_port versitygw "$s3_port"
+  wait_port fake-gcs-server "$gcs_port"
+  wait_port azurite "$az_port"
+
+  # Azurite's well-known development account.
+  local az_key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+  cat > "$tools/servers.env" <<ENV
+export SKYPLANE_TEST_SERVERS=1
+export SKYPLANE_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
+export SKYPLANE_TEST_S3_ACCESS_KEY=$key
+export SKYPLANE_TEST_S3_SECRET_KEY=$secret
+export SKYPLANE_TEST_S3_DATA_DIR=$run/s3
+export SKYPLANE_TEST_GCS_HOST=127.0.0.1:$gcs_port
+export SKYPLANE_TEST_AZURE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$az_key;BlobEndpoint=http://127.0.0.1:$az_port/devstoreaccount1;'
+ENV
+  log "S3 on :$s3_port, GCS on :$gcs_port, Azure on :$az_port; env in $tools/servers.env"
+}
+
+stop_servers() {
+  for name in versitygw fake-gcs-server azurite; do
+    if [ -f "$run/$name.pid" ]; then
+      kill "$(cat "$run/$name.pid")" 2>/dev/null || true
+      rm -f "$run/$name.pid"
+    fi
+  done
+  sleep 0.2
+  rm -rf "$run/s3" "$run/gcs" "$run/azure" "$tools/servers.env"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop_servers ;;
+  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+esac
