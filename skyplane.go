@@ -25,6 +25,7 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/planner"
 
 	// Store backends register their URL schemes.
+	_ "github.com/skyplane-project/skyplane-go/internal/objstore/azure"
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/local"
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/s3"
 )

@@ -84,6 +84,15 @@ func (g *gatedStore) List(ctx context.Context, prefix string) iter.Seq2[objstore
 	}
 }
 
+// restoreLocal puts the real local backend back after a test swapped it.
+func restoreLocal() {
+	objstore.Register(objstore.SchemeLocal, func(context.Context, objstore.Location, objstore.Options) (objstore.Store, error) {
+		return local.New("/"), nil
+	})
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
 func testConfig() config.Config {
 	cfg := config.Default()
 	cfg.NumConnections = 4
@@ -159,11 +168,7 @@ func TestListingStreamsIntoDispatch(t *testing.T) {
 	files := writeTree(t, src, 40, func(i int) int { return 1000 + i })
 	gate := &gatedStore{Store: local.New("/"), after: 5, release: make(chan struct{})}
 	objstore.Register(objstore.SchemeLocal, func(context.Context, objstore.Location, objstore.Options) (objstore.Store, error) { return gate, nil })
-	t.Cleanup(func() {
-		objstore.Register(objstore.SchemeLocal, func(context.Context, objstore.Location, objstore.Options) (objstore.Store, error) {
-			return local.New("/"), nil
-		})
-	})
+	t.Cleanup(restoreLocal)
 	d := newTestDataplane(t, 1, 1)
 	var once sync.Once
 	var early Progress

@@ -2,11 +2,11 @@ package dataplane
 
 import (
 	"context"
-	"time"
 	"errors"
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/config"

@@ -40,7 +40,11 @@ type Result struct {
 	Deleted   int64 // sync --delete
 	Retries   int
 	Duration  time.Duration
-	Stats     []gateway.Stats // per gateway, at the end of the transfer
+	// PeakInFlight is the most objects tracked at once: listings stream
+	// into dispatch, so it stays near the gateways' queue capacity however
+	// long the listing.
+	PeakInFlight int
+	Stats        []gateway.Stats // per gateway, at the end of the transfer
 }
 
 // objDest is one object at one destination.
@@ -341,6 +345,7 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 		reqs[i] = req
 	}
 	r.outstanding++
+	r.result.PeakInFlight = max(r.result.PeakInFlight, r.outstanding)
 	r.prog.ObjectsTotal++
 	r.prog.BytesTotal += it.obj.Size * int64(len(o.dests))
 	r.mu.Unlock()
