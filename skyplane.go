@@ -26,6 +26,7 @@ import (
 
 	// Store backends register their URL schemes.
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/azure"
+	_ "github.com/skyplane-project/skyplane-go/internal/objstore/gcs"
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/local"
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/s3"
 )

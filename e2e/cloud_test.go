@@ -34,10 +34,10 @@ func TestCloudErrors(t *testing.T) {
 		code  int
 		wants []string
 	}{
-		{"missing s3 source bucket", nil, []string{"cp", "-r", "-y", "s3://no-such-bucket-skyplane/data", dstLocal}, 1, []string{"no-such-bucket-skyplane", "bucket not found"}},
-		{"missing s3 destination bucket", nil, []string{"cp", "-r", "-y", join(src, "data"), "s3://no-such-bucket-skyplane/out"}, 1, []string{"no-such-bucket-skyplane", "bucket not found"}},
-		{"missing gcs bucket", nil, []string{"cp", "-r", "-y", "gs://no-such-bucket-skyplane/data", dstLocal}, 1, []string{"no-such-bucket-skyplane", "bucket not found"}},
-		{"missing azure container", nil, []string{"cp", "-r", "-y", "azure://devstoreaccount1/no-such-container/data", dstLocal}, 1, []string{"no-such-container", "bucket not found"}},
+		{"missing s3 source bucket", nil, []string{"cp", "-r", "-y", "s3://no-such-bucket-skyplane/data", dstLocal}, 1, []string{"no-such-bucket-skyplane", "not found"}},
+		{"missing s3 destination bucket", nil, []string{"cp", "-r", "-y", join(src, "data"), "s3://no-such-bucket-skyplane/out"}, 1, []string{"no-such-bucket-skyplane", "not found"}},
+		{"missing gcs bucket", nil, []string{"cp", "-r", "-y", "gs://no-such-bucket-skyplane/data", dstLocal}, 1, []string{"no-such-bucket-skyplane", "not found"}},
+		{"missing azure container", nil, []string{"cp", "-r", "-y", "azure://devstoreaccount1/no-such-container/data", dstLocal}, 1, []string{"no-such-container", "not found"}},
 		{"wrong s3 secret", []string{"AWS_SECRET_ACCESS_KEY=wrong"}, []string{"cp", "-r", "-y", join(src, "data"), dstLocal}, 1, []string{"access denied", "credential"}},
 		{"missing s3 object", nil, []string{"cp", "-y", join(src, "data/nope"), dstLocal + "/x"}, 1, []string{"no such object", "-r"}},
 		{"s3 prefix without -r", nil, []string{"cp", "-y", join(src, "data"), dstLocal + "/x"}, 1, []string{"no such object", "-r"}},

@@ -66,8 +66,10 @@ start() {
     posix "$run/s3" >"$run/versitygw.log" 2>&1 &
   echo $! > "$run/versitygw.pid"
 
-  "$bin/fake-gcs-server" -host 127.0.0.1 -port "$gcs_port" -scheme http -backend filesystem \
-    -filesystem-root "$run/gcs" -external-url "http://127.0.0.1:$gcs_port" -public-host "127.0.0.1:$gcs_port" \
+  # Memory backend: the filesystem one silently drops folder-marker objects
+  # ("dir/") and cannot hold "a" beside "a/b", which real GCS can.
+  "$bin/fake-gcs-server" -host 127.0.0.1 -port "$gcs_port" -scheme http -backend memory \
+    -external-url "http://127.0.0.1:$gcs_port" -public-host "127.0.0.1:$gcs_port" \
     >"$run/fake-gcs-server.log" 2>&1 &
   echo $! > "$run/fake-gcs-server.pid"
 

@@ -12,6 +12,7 @@ package objstoretest
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"errors"
 	"fmt"
@@ -548,7 +549,12 @@ func testMultipartIncomplete(t *testing.T, s objstore.Store) {
 	if err != nil {
 		t.Fatalf("InitiateMultipart(%q): %v", key, err)
 	}
-	t.Cleanup(func() { s.AbortMultipart(t.Context(), key, id) })
+	// t.Context() is already cancelled when cleanups run.
+	t.Cleanup(func() {
+		if err := s.AbortMultipart(context.Background(), key, id); err != nil {
+			t.Errorf("abort the incomplete upload: %v", err)
+		}
+	})
 	upload(t, s, key, id, &parts[0])
 	wantNotFound(t, s, key)
 	wantKeys(t, s, "incomplete/", nil)
