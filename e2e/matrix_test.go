@@ -25,7 +25,7 @@ func fixture(t *testing.T) map[string][]byte {
 
 // TestEveryPairOfStores copies a tree through gateway processes for every
 // ordered pair of {local, s3, gs, azure}, reads every object back through
-// the destination's own SDK, then checks a sync of the result moves nothing.
+// the destination's own SDK, then syncs: one added object moves, then nothing.
 func TestEveryPairOfStores(t *testing.T) {
 	s := newSandbox(t)
 	s.config("multipart_min_threshold_mb", "6", "multipart_chunk_size_mb", "5")
@@ -62,9 +62,19 @@ func TestEveryPairOfStores(t *testing.T) {
 						t.Errorf("%s: %d bytes differ from the source's %d", dk, len(data), len(want))
 					}
 				}
+				// Sync: only what the destination lacks moves.
+				added := []byte("added after the copy")
+				src.put(t, sb, "data/dir1/added", added)
+				r = s.mustRun("sync", "-y", "--json", join(sb, "data"), join(db, "out"))
+				if n := doneEvent(t, r.stdout)["objects"].(float64); n != 1 {
+					t.Errorf("sync after cp copied %v objects, want 1 (the added one)", n)
+				}
+				if data, ok := dst.get(t, db, "out/dir1/added"); !ok || !bytes.Equal(data, added) {
+					t.Errorf("sync did not bring out/dir1/added (%q, %v)", data, ok)
+				}
 				r = s.mustRun("sync", "-y", "--json", join(sb, "data"), join(db, "out"))
 				if n := doneEvent(t, r.stdout)["objects"].(float64); n != 0 {
-					t.Errorf("sync after cp copied %v objects, want 0", n)
+					t.Errorf("second sync copied %v objects, want 0", n)
 				}
 			})
 		}
