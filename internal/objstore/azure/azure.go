@@ -83,8 +83,6 @@ package azure
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"iter"
@@ -462,13 +460,4 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return s.blobErr("delete", key, err)
 	}
 	return nil
-}
-
-// newUploadID returns 32 random hex digits.
-func newUploadID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return hex.EncodeToString(b[:])
 }

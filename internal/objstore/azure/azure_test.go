@@ -37,7 +37,7 @@ func serverEnv(t *testing.T) (cs string, p connString) {
 // newContainer creates a fresh randomly named container and deletes it after the test.
 func newContainer(t *testing.T, cs string) string {
 	t.Helper()
-	name := "skyplane-test-" + newUploadID()[:16]
+	name := "skyplane-test-" + objstore.NewUploadID()[:16]
 	cc, err := container.NewClientFromConnectionString(cs, name, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -83,20 +83,6 @@ func mustWrite(t *testing.T, s *Store, key string, data []byte) {
 	}
 }
 
-func mustRead(t *testing.T, s *Store, key string) []byte {
-	t.Helper()
-	rc, err := s.Read(t.Context(), key, 0, -1)
-	if err != nil {
-		t.Fatalf("Read(%q): %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("Read(%q): %v", key, err)
-	}
-	return b
-}
-
 func listKeys(t *testing.T, s *Store, prefix string) []string {
 	t.Helper()
 	var ks []string
@@ -139,7 +125,7 @@ func wantBlob(t *testing.T, s *Store, key string, data []byte) {
 	if o.Size != int64(len(data)) || (o.MD5 != nil && !bytes.Equal(o.MD5, md5sum(data))) {
 		t.Errorf("Head(%q) = size %d md5 %x, want %d %x", key, o.Size, o.MD5, len(data), md5sum(data))
 	}
-	if got := mustRead(t, s, key); !bytes.Equal(got, data) {
+	if got := objstoretest.ReadAll(t, s, key); !bytes.Equal(got, data) {
 		t.Errorf("Read(%q) = %q, want %q", key, got, data)
 	}
 	if ks := listKeys(t, s, key); !slices.Equal(ks, []string{key}) {
@@ -297,7 +283,7 @@ func TestBothURLFormsOpenSameContainer(t *testing.T) {
 
 func TestMissingContainer(t *testing.T) {
 	_, p := serverEnv(t)
-	name := "skyplane-missing-" + newUploadID()[:12]
+	name := "skyplane-missing-" + objstore.NewUploadID()[:12]
 	s := openLoc(t, objstore.Location{Scheme: objstore.SchemeAzure, Account: p.account, Bucket: name}, objstore.Options{})
 	ctx := t.Context()
 	check := func(what string, err error) {

@@ -24,9 +24,8 @@ import (
 )
 
 const (
-	uploadIDLen   = 32 // hex digits
 	partDigits    = 6
-	rawBlockIDLen = uploadIDLen + 1 + partDigits // "<uploadID>-<nnnnnn>"
+	rawBlockIDLen = objstore.UploadIDLen + 1 + partDigits // "<uploadID>-<nnnnnn>"
 	// tombstonePart is the part number of the block AbortMultipart stages
 	// when it cannot delete the blob; real parts are numbered from 1.
 	tombstonePart = 0
@@ -41,14 +40,14 @@ func blockID(uploadID string, n int) string {
 // parseBlockID recovers (uploadID, part) from a block id made by blockID.
 func parseBlockID(id string) (uploadID string, n int, ok bool) {
 	raw, err := base64.StdEncoding.DecodeString(id)
-	if err != nil || len(raw) != rawBlockIDLen || raw[uploadIDLen] != '-' {
+	if err != nil || len(raw) != rawBlockIDLen || raw[objstore.UploadIDLen] != '-' {
 		return "", 0, false
 	}
-	uploadID = string(raw[:uploadIDLen])
-	if !validUploadID(uploadID) {
+	uploadID = string(raw[:objstore.UploadIDLen])
+	if !objstore.IsUploadID(uploadID) {
 		return "", 0, false
 	}
-	digits := raw[uploadIDLen+1:]
+	digits := raw[objstore.UploadIDLen+1:]
 	for _, c := range digits {
 		if c < '0' || c > '9' {
 			return "", 0, false
@@ -58,23 +57,11 @@ func parseBlockID(id string) (uploadID string, n int, ok bool) {
 	return uploadID, n, true
 }
 
-func validUploadID(id string) bool {
-	if len(id) != uploadIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Store) checkUpload(op, key, uploadID string) error {
 	if err := checkKey(op, key); err != nil {
 		return err
 	}
-	if !validUploadID(uploadID) {
+	if !objstore.IsUploadID(uploadID) {
 		return fmt.Errorf("azure: %s %s: upload id %q is not one of this backend's (32 hex digits): %w", op, s.where(key), uploadID, objstore.ErrUploadNotFound)
 	}
 	return nil
@@ -129,7 +116,7 @@ func (s *Store) InitiateMultipart(ctx context.Context, key string) (string, erro
 	if err := checkKey("initiate multipart upload", key); err != nil {
 		return "", err
 	}
-	return newUploadID(), nil
+	return objstore.NewUploadID(), nil
 }
 
 var emptyMD5 = md5.Sum(nil)
@@ -408,7 +395,7 @@ func (s *Store) writeStaged(ctx context.Context, key string, r io.Reader, size i
 	if blockSize > MaxBlockSize {
 		return fmt.Errorf("azure: %s %s: larger than %d blocks of %d bytes", op, s.where(key), MaxBlocks, int64(MaxBlockSize))
 	}
-	uploadID := newUploadID()
+	uploadID := objstore.NewUploadID()
 	bb := s.cc.NewBlockBlobClient(key)
 	defer func() {
 		if err != nil {

@@ -103,9 +103,9 @@ func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
 
 func TestBlockIDs(t *testing.T) {
-	id := newUploadID()
-	if !validUploadID(id) {
-		t.Fatalf("newUploadID() = %q is not valid", id)
+	id := objstore.NewUploadID()
+	if !objstore.IsUploadID(id) {
+		t.Fatalf("objstore.NewUploadID() = %q is not valid", id)
 	}
 	want := len(blockID(id, 1))
 	for _, n := range []int{0, 1, 9, 10, 999, 12345, MaxBlocks} {

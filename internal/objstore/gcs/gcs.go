@@ -68,8 +68,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -103,7 +101,6 @@ const (
 	uploadsPrefix   = reservedPrefix + "uploads/"
 	partsPrefix     = reservedPrefix + "parts/"
 	uploadIDMeta    = "skyplane-upload-id"
-	uploadIDLen     = 32 // hex digits
 	maxNameLen      = 1024
 	maxComposeSrcs  = 32
 	defaultPageSize = 1000 // the most GCS returns per page
@@ -528,11 +525,4 @@ func (s *Store) deleteRaw(ctx context.Context, name string) error {
 		return nil
 	}
 	return s.objErr("delete", name, err)
-}
-
-// newUploadID returns uploadIDLen random lowercase hex digits.
-func newUploadID() string {
-	b := make([]byte, uploadIDLen/2)
-	crand.Read(b) // never fails (crypto/rand panics instead)
-	return hex.EncodeToString(b)
 }

@@ -37,7 +37,7 @@ func useEmulator(t *testing.T) string {
 	return host
 }
 
-func randomBucketName() string { return "skyplane-test-" + newUploadID()[:20] }
+func randomBucketName() string { return "skyplane-test-" + objstore.NewUploadID()[:20] }
 
 // recorder is an HTTP transport that logs requests and can answer some
 // with an injected failure.
@@ -179,20 +179,6 @@ func mustWrite(t *testing.T, s objstore.Store, key string, b []byte) {
 	}
 }
 
-func mustRead(t *testing.T, s objstore.Store, key string) []byte {
-	t.Helper()
-	rc, err := s.Read(t.Context(), key, 0, -1)
-	if err != nil {
-		t.Fatalf("Read(%q): %v", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatalf("Read(%q): body: %v", key, err)
-	}
-	return b
-}
-
 // onlyReader hides every method but Read (a non-seekable source).
 type onlyReader struct{ r io.Reader }
 
@@ -255,30 +241,10 @@ func TestFolderMarkers(t *testing.T) {
 
 // --- multipart ---
 
-type testPart struct {
-	objstore.Part
-	data []byte
-}
-
-func makeParts(seed uint64, sizes ...int) ([]testPart, []byte) {
-	var (
-		ps  []testPart
-		all []byte
-		off int64
-	)
-	for i, n := range sizes {
-		d := data(seed+uint64(i), n)
-		ps = append(ps, testPart{objstore.Part{Number: i + 1, Offset: off, Size: int64(n), MD5: sum(d)}, d})
-		all = append(all, d...)
-		off += int64(n)
-	}
-	return ps, all
-}
-
-func uploadAll(t *testing.T, s *Store, key, id string, ps []testPart, order []int) []objstore.Part {
+func uploadAll(t *testing.T, s *Store, key, id string, ps []objstoretest.Part, order []int) []objstore.Part {
 	t.Helper()
 	for _, i := range order {
-		etag, err := s.UploadPart(t.Context(), key, id, ps[i].Part, bytes.NewReader(ps[i].data))
+		etag, err := s.UploadPart(t.Context(), key, id, ps[i].Part, bytes.NewReader(ps[i].Data))
 		if err != nil {
 			t.Fatalf("UploadPart(%q, %d): %v", key, ps[i].Number, err)
 		}
@@ -307,13 +273,13 @@ func TestMultipartLeavesNoPieces(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
 	key := "done/obj"
-	ps, all := makeParts(1, 3000, 1, 5000)
+	ps, all := objstoretest.MakeParts(1, 3000, 1, 5000)
 	id, err := s.InitiateMultipart(ctx, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !validUploadID(id) {
-		t.Errorf("upload id %q is not %d lowercase hex digits", id, uploadIDLen)
+	if !objstore.IsUploadID(id) {
+		t.Errorf("upload id %q is not %d lowercase hex digits", id, objstore.UploadIDLen)
 	}
 	parts := uploadAll(t, s, key, id, ps, []int{2, 0, 1})
 	if got := rawNames(t, s); len(got) != 4 { // manifest + 3 pieces
@@ -325,7 +291,7 @@ func TestMultipartLeavesNoPieces(t *testing.T) {
 	if err := s.CompleteMultipart(ctx, key, id, parts); err != nil {
 		t.Fatalf("CompleteMultipart: %v", err)
 	}
-	if got := mustRead(t, s, key); !bytes.Equal(got, all) {
+	if got := objstoretest.ReadAll(t, s, key); !bytes.Equal(got, all) {
 		t.Fatalf("completed object differs: %d bytes, want %d", len(got), len(all))
 	}
 	wantRaw(t, s, key)
@@ -336,7 +302,7 @@ func TestMultipartLeavesNoPieces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps2, _ := makeParts(2, 100, 200)
+	ps2, _ := objstoretest.MakeParts(2, 100, 200)
 	uploadAll(t, s, key2, id2, ps2, []int{1, 0})
 	if ups, err := s.ListMultipartUploads(ctx, ""); err != nil || !slices.Equal(ups, []objstore.Upload{{Key: key2, UploadID: id2}}) {
 		t.Errorf("ListMultipartUploads(\"\") = %+v, %v; want just %s", ups, err, id2)
@@ -363,7 +329,7 @@ func TestMultipartManyParts(t *testing.T) {
 	for i := range sizes {
 		sizes[i] = 100 + i*37
 	}
-	ps, all := makeParts(3, sizes...)
+	ps, all := objstoretest.MakeParts(3, sizes...)
 	id, err := s.InitiateMultipart(ctx, key)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +340,7 @@ func TestMultipartManyParts(t *testing.T) {
 		wg.Go(func() {
 			for j := w; j < len(order); j += 8 {
 				i := order[j]
-				etag, err := s.UploadPart(ctx, key, id, ps[i].Part, bytes.NewReader(ps[i].data))
+				etag, err := s.UploadPart(ctx, key, id, ps[i].Part, bytes.NewReader(ps[i].Data))
 				if err != nil {
 					t.Errorf("UploadPart %d: %v", ps[i].Number, err)
 					return
@@ -398,7 +364,7 @@ func TestMultipartManyParts(t *testing.T) {
 	if n := rec.take(isCompose); n != 3 {
 		t.Errorf("CompleteMultipart(40 parts) made %d compose calls, want 3 (2 intermediate + 1 final)", n)
 	}
-	if got := mustRead(t, s, key); !bytes.Equal(got, all) {
+	if got := objstoretest.ReadAll(t, s, key); !bytes.Equal(got, all) {
 		t.Fatalf("composed object differs: %d bytes, want %d", len(got), len(all))
 	}
 	o, err := s.Head(ctx, key)
@@ -470,14 +436,14 @@ func TestComposePlan(t *testing.T) {
 func TestMultipartEdgeCases(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := t.Context()
-	ps, all := makeParts(4, 10, 20)
+	ps, all := objstoretest.MakeParts(4, 10, 20)
 
 	t.Run("UnknownUpload", func(t *testing.T) {
-		bogus := newUploadID()
-		if _, err := s.UploadPart(ctx, "x/k", bogus, ps[0].Part, bytes.NewReader(ps[0].data)); !errors.Is(err, objstore.ErrUploadNotFound) {
+		bogus := objstore.NewUploadID()
+		if _, err := s.UploadPart(ctx, "x/k", bogus, ps[0].Part, bytes.NewReader(ps[0].Data)); !errors.Is(err, objstore.ErrUploadNotFound) {
 			t.Errorf("UploadPart(unknown upload) = %v, want ErrUploadNotFound", err)
 		}
-		if _, err := s.UploadPart(ctx, "x/k", "not-an-id", ps[0].Part, bytes.NewReader(ps[0].data)); !errors.Is(err, objstore.ErrUploadNotFound) {
+		if _, err := s.UploadPart(ctx, "x/k", "not-an-id", ps[0].Part, bytes.NewReader(ps[0].Data)); !errors.Is(err, objstore.ErrUploadNotFound) {
 			t.Errorf("UploadPart(malformed id) = %v, want ErrUploadNotFound", err)
 		}
 		if err := s.CompleteMultipart(ctx, "x/k", bogus, nil); !errors.Is(err, objstore.ErrUploadNotFound) {
@@ -491,12 +457,12 @@ func TestMultipartEdgeCases(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.AbortMultipart(ctx, "x/k", id)
-		if _, err := s.UploadPart(ctx, "x/other", id, ps[0].Part, bytes.NewReader(ps[0].data)); !errors.Is(err, objstore.ErrUploadNotFound) {
+		if _, err := s.UploadPart(ctx, "x/other", id, ps[0].Part, bytes.NewReader(ps[0].Data)); !errors.Is(err, objstore.ErrUploadNotFound) {
 			t.Errorf("UploadPart(upload of another key) = %v, want ErrUploadNotFound", err)
 		}
 		bad := ps[0].Part
 		bad.Number = MaxParts + 1
-		if _, err := s.UploadPart(ctx, "x/k", id, bad, bytes.NewReader(ps[0].data)); err == nil {
+		if _, err := s.UploadPart(ctx, "x/k", id, bad, bytes.NewReader(ps[0].Data)); err == nil {
 			t.Errorf("UploadPart(part %d) succeeded", bad.Number)
 		}
 	})
@@ -514,10 +480,10 @@ func TestMultipartEdgeCases(t *testing.T) {
 		if err := s.CompleteMultipart(ctx, key, id, parts); err != nil {
 			t.Errorf("repeated CompleteMultipart = %v, want nil", err)
 		}
-		if _, err := s.UploadPart(ctx, key, id, ps[0].Part, bytes.NewReader(ps[0].data)); !errors.Is(err, objstore.ErrUploadNotFound) {
+		if _, err := s.UploadPart(ctx, key, id, ps[0].Part, bytes.NewReader(ps[0].Data)); !errors.Is(err, objstore.ErrUploadNotFound) {
 			t.Errorf("UploadPart after Complete = %v, want ErrUploadNotFound", err)
 		}
-		if got := mustRead(t, s, key); !bytes.Equal(got, all) {
+		if got := objstoretest.ReadAll(t, s, key); !bytes.Equal(got, all) {
 			t.Errorf("object differs after a repeated Complete")
 		}
 		for _, n := range rawNames(t, s) {
@@ -637,7 +603,7 @@ func TestReservedPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.AbortMultipart(ctx, "a", id)
-	ps, _ := makeParts(5, 10)
+	ps, _ := objstoretest.MakeParts(5, 10)
 	uploadAll(t, s, "a", id, ps, []int{0})
 	for _, prefix := range []string{"", ".", ".skyplane-mpu", ".skyplane-"} {
 		var want []string
@@ -726,7 +692,7 @@ func TestWriteRequests(t *testing.T) {
 		t.Errorf("Write of a 20 MiB stream made %d upload requests, want 3 (start + 2 chunks)", n)
 	}
 	for k, want := range map[string][]byte{"w/seekable-big": big, "w/stream-small": small, "w/stream-big": big} {
-		if got := mustRead(t, s, k); !bytes.Equal(got, want) {
+		if got := objstoretest.ReadAll(t, s, k); !bytes.Equal(got, want) {
 			t.Errorf("%s: read back %d bytes, want %d", k, len(got), len(want))
 		}
 	}
@@ -807,7 +773,7 @@ func TestRetries(t *testing.T) {
 	if n := rec.take(isUpload); n != 2 {
 		t.Errorf("Write with one injected 503 made %d upload requests, want 2", n)
 	}
-	if got := mustRead(t, s, "retry/seekable"); !bytes.Equal(got, b) {
+	if got := objstoretest.ReadAll(t, s, "retry/seekable"); !bytes.Equal(got, b) {
 		t.Errorf("content differs after a retried upload")
 	}
 
@@ -973,7 +939,7 @@ func TestRequesterPaysAgainstEmulator(t *testing.T) {
 	}
 	defer st.(*Store).Close()
 	mustWrite(t, st, "rp/k", []byte("v"))
-	if got := mustRead(t, st, "rp/k"); string(got) != "v" {
+	if got := objstoretest.ReadAll(t, st, "rp/k"); string(got) != "v" {
 		t.Errorf("read %q", got)
 	}
 }

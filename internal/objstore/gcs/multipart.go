@@ -23,18 +23,6 @@ const (
 	deleteWorkers  = 16 // concurrent deletes of temporary pieces
 )
 
-func validUploadID(id string) bool {
-	if len(id) != uploadIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 func manifestName(key, uploadID string) string { return uploadsPrefix + key + "#" + uploadID }
 func partsDir(uploadID string) string          { return partsPrefix + uploadID + "/" }
 func pieceName(uploadID string, n int) string  { return fmt.Sprintf("%sp%05d", partsDir(uploadID), n) }
@@ -45,11 +33,11 @@ func compositeName(uploadID string, level, i int) string {
 // parseManifest returns the key and upload id a manifest name encodes.
 func parseManifest(name string) (key, uploadID string, ok bool) {
 	rest, ok := strings.CutPrefix(name, uploadsPrefix)
-	if !ok || len(rest) < uploadIDLen+2 || rest[len(rest)-uploadIDLen-1] != '#' {
+	if !ok || len(rest) < objstore.UploadIDLen+2 || rest[len(rest)-objstore.UploadIDLen-1] != '#' {
 		return "", "", false
 	}
-	key, uploadID = rest[:len(rest)-uploadIDLen-1], rest[len(rest)-uploadIDLen:]
-	return key, uploadID, validUploadID(uploadID)
+	key, uploadID = rest[:len(rest)-objstore.UploadIDLen-1], rest[len(rest)-objstore.UploadIDLen:]
+	return key, uploadID, objstore.IsUploadID(uploadID)
 }
 
 // checkUpload validates the key and upload id of a multipart call.
@@ -57,7 +45,7 @@ func (s *Store) checkUpload(op, key, uploadID string) error {
 	if why := checkKey(key); why != "" {
 		return s.refuse(op, key, why)
 	}
-	if !validUploadID(uploadID) {
+	if !objstore.IsUploadID(uploadID) {
 		return fmt.Errorf("gcs: %s %s: malformed upload id %q: %w", op, s.objURL(key), uploadID, objstore.ErrUploadNotFound)
 	}
 	return nil
@@ -84,7 +72,7 @@ func (s *Store) InitiateMultipart(ctx context.Context, key string) (string, erro
 	if why := checkKey(key); why != "" {
 		return "", s.refuse("initiate multipart upload of", key, why)
 	}
-	id := newUploadID()
+	id := objstore.NewUploadID()
 	m := manifestName(key, id)
 	if len(m) > maxNameLen {
 		return "", s.refuse("initiate multipart upload of", key, fmt.Sprintf("key is %d bytes long; multipart uploads allow at most %d (write it in one piece instead)", len(key), maxNameLen-len(m)+len(key)))

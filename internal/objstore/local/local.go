@@ -24,7 +24,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -47,7 +46,6 @@ const (
 	tmpPrefix      = internalPrefix + "tmp-"
 	mpuPrefix      = internalPrefix + "mpu-"
 	partsSuffix    = ".parts"
-	uploadIDLen    = 32 // hex digits
 )
 
 func init() {
@@ -471,29 +469,13 @@ func (s *Store) walk(ctx context.Context, dirKey string, want func(key string, i
 
 // --- multipart ---
 
-func newUploadID() string {
-	var b [uploadIDLen / 2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return hex.EncodeToString(b[:])
-}
-
-func validUploadID(id string) bool {
-	if len(id) != uploadIDLen {
-		return false
-	}
-	_, err := hex.DecodeString(id)
-	return err == nil && strings.ToLower(id) == id
-}
-
 // staging returns the staging file and the part-marker directory of an upload.
 func (s *Store) staging(op, key, uploadID string) (string, string, error) {
 	p, err := s.objectPath(op, key)
 	if err != nil {
 		return "", "", err
 	}
-	if !validUploadID(uploadID) {
+	if !objstore.IsUploadID(uploadID) {
 		return "", "", fmt.Errorf("local: %s %s: malformed upload id %q: %w", op, p, uploadID, objstore.ErrUploadNotFound)
 	}
 	st := filepath.Join(filepath.Dir(p), mpuPrefix+uploadID+"-"+filepath.Base(p))
@@ -505,7 +487,7 @@ func (s *Store) InitiateMultipart(ctx context.Context, key string) (string, erro
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	id := newUploadID()
+	id := objstore.NewUploadID()
 	st, parts, err := s.staging("initiate multipart upload", key, id)
 	if err != nil {
 		return "", err
@@ -740,12 +722,12 @@ func (s *Store) ListMultipartUploads(ctx context.Context, prefix string) ([]objs
 		}
 		dk, name := key[:strings.LastIndexByte(key, '/')+1], path.Base(key)
 		rest, ok := strings.CutPrefix(name, mpuPrefix)
-		if !ok || len(rest) < uploadIDLen+2 || rest[uploadIDLen] != '-' || !validUploadID(rest[:uploadIDLen]) {
+		if !ok || len(rest) < objstore.UploadIDLen+2 || rest[objstore.UploadIDLen] != '-' || !objstore.IsUploadID(rest[:objstore.UploadIDLen]) {
 			return true
 		}
-		k := dk + rest[uploadIDLen+1:]
+		k := dk + rest[objstore.UploadIDLen+1:]
 		if strings.HasPrefix(k, prefix) {
-			ups = append(ups, objstore.Upload{Key: k, UploadID: rest[:uploadIDLen]})
+			ups = append(ups, objstore.Upload{Key: k, UploadID: rest[:objstore.UploadIDLen]})
 		}
 		return true
 	}, true)

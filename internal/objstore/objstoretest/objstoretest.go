@@ -102,7 +102,13 @@ func write(t *testing.T, s objstore.Store, key string, data []byte) {
 	}
 }
 
-func read(t *testing.T, s objstore.Store, key string, off, n int64) []byte {
+// ReadAll reads a whole object, failing the test on any error.
+func ReadAll(t testing.TB, s objstore.Store, key string) []byte {
+	t.Helper()
+	return read(t, s, key, 0, -1)
+}
+
+func read(t testing.TB, s objstore.Store, key string, off, n int64) []byte {
 	t.Helper()
 	rc, err := s.Read(t.Context(), key, off, n)
 	if err != nil {
@@ -428,36 +434,40 @@ func testFolderMarkers(t *testing.T, s objstore.Store) {
 	wantKeys(t, s, "folders/", []string{"folders/dir/", "folders/dir/file"})
 }
 
-type part struct {
+// Part is a multipart part with its content, for backend tests.
+type Part struct {
 	objstore.Part
-	data []byte
+	Data []byte
 }
 
-func makeParts(seed uint64, sizes ...int) ([]part, []byte) {
+// MakeParts returns parts of the given sizes with deterministic content
+// (from seed), numbered from 1 with their offsets and MD5s, and the whole
+// object they make.
+func MakeParts(seed uint64, sizes ...int) ([]Part, []byte) {
 	var (
-		parts []part
+		parts []Part
 		all   []byte
 		off   int64
 	)
 	for i, n := range sizes {
 		d := randBytes(seed+uint64(i), n)
-		parts = append(parts, part{objstore.Part{Number: i + 1, Offset: off, Size: int64(n), MD5: sum(d)}, d})
+		parts = append(parts, Part{objstore.Part{Number: i + 1, Offset: off, Size: int64(n), MD5: sum(d)}, d})
 		all = append(all, d...)
 		off += int64(n)
 	}
 	return parts, all
 }
 
-func upload(t *testing.T, s objstore.Store, key, id string, p *part) {
+func upload(t *testing.T, s objstore.Store, key, id string, p *Part) {
 	t.Helper()
-	etag, err := s.UploadPart(t.Context(), key, id, p.Part, bytes.NewReader(p.data))
+	etag, err := s.UploadPart(t.Context(), key, id, p.Part, bytes.NewReader(p.Data))
 	if err != nil {
 		t.Fatalf("UploadPart(%q, part %d): %v", key, p.Number, err)
 	}
 	p.ETag = etag
 }
 
-func completeParts(parts []part) []objstore.Part {
+func completeParts(parts []Part) []objstore.Part {
 	ps := make([]objstore.Part, len(parts))
 	for i, p := range parts {
 		ps[i] = p.Part
@@ -476,7 +486,7 @@ func uploadIDs(t *testing.T, s objstore.Store, prefix string) []objstore.Upload 
 
 func testMultipart(t *testing.T, s objstore.Store) {
 	key := "mpu/big.bin"
-	parts, all := makeParts(10, 5*mib, 5*mib, 1024)
+	parts, all := MakeParts(10, 5*mib, 5*mib, 1024)
 	id, err := s.InitiateMultipart(t.Context(), key)
 	if err != nil {
 		t.Fatalf("InitiateMultipart(%q): %v", key, err)
@@ -505,14 +515,14 @@ func testMultipart(t *testing.T, s objstore.Store) {
 
 func testMultipartChecksumMismatch(t *testing.T, s objstore.Store) {
 	key := "mpubad/obj"
-	parts, all := makeParts(20, 4096)
+	parts, all := MakeParts(20, 4096)
 	id, err := s.InitiateMultipart(t.Context(), key)
 	if err != nil {
 		t.Fatalf("InitiateMultipart(%q): %v", key, err)
 	}
 	bad := parts[0].Part
 	bad.MD5 = sum([]byte("not the data"))
-	if _, err := s.UploadPart(t.Context(), key, id, bad, bytes.NewReader(parts[0].data)); !errors.Is(err, objstore.ErrChecksumMismatch) {
+	if _, err := s.UploadPart(t.Context(), key, id, bad, bytes.NewReader(parts[0].Data)); !errors.Is(err, objstore.ErrChecksumMismatch) {
 		s.AbortMultipart(t.Context(), key, id)
 		t.Fatalf("UploadPart with a wrong MD5: error %v, want an error wrapping ErrChecksumMismatch", err)
 	}
@@ -526,7 +536,7 @@ func testMultipartChecksumMismatch(t *testing.T, s objstore.Store) {
 
 func testMultipartAbort(t *testing.T, s objstore.Store) {
 	key := "abort/obj"
-	parts, _ := makeParts(30, 1024)
+	parts, _ := MakeParts(30, 1024)
 	id, err := s.InitiateMultipart(t.Context(), key)
 	if err != nil {
 		t.Fatalf("InitiateMultipart(%q): %v", key, err)
@@ -544,7 +554,7 @@ func testMultipartAbort(t *testing.T, s objstore.Store) {
 
 func testMultipartIncomplete(t *testing.T, s objstore.Store) {
 	key := "incomplete/obj"
-	parts, _ := makeParts(40, 1024)
+	parts, _ := MakeParts(40, 1024)
 	id, err := s.InitiateMultipart(t.Context(), key)
 	if err != nil {
 		t.Fatalf("InitiateMultipart(%q): %v", key, err)
