@@ -186,6 +186,9 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 		}
 		job.Dsts = append(job.Dsts, l)
 	}
+	if err := validateJob(job); err != nil {
+		return dataplane.Job{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
 	return job, nil
 }
 

@@ -151,6 +151,9 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if err := installFaultHooks(); err != nil {
+		return err
+	}
 	out := newPrinter(e, f.jsonOut)
 	var opts []skyplane.Option
 	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {

@@ -139,7 +139,10 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 		order[i], order[j] = order[j], order[i]
 	}
 	for _, g := range order {
-		prog := d.program(g, data)
+		prog, err := d.program(g, data)
+		if err != nil {
+			return err
+		}
 		for _, c := range d.groups[g.Key] {
 			if err := c.SetProgram(ctx, prog); err != nil {
 				return fmt.Errorf("install program on gateway %s: %w", c.ID, err)
@@ -157,7 +160,7 @@ func gatewayID(groupIndex int, g planner.Group, i int) string {
 	return role + "-" + strconv.Itoa(i)
 }
 
-func (d *Dataplane) program(g planner.Group, data map[string][]string) gateway.Program {
+func (d *Dataplane) program(g planner.Group, data map[string][]string) (gateway.Program, error) {
 	cfg := d.opts.Config
 	// Within one cloud region the data never leaves the provider's network:
 	// compression and encryption only cost CPU there (BRIEF §7).
@@ -179,9 +182,17 @@ func (d *Dataplane) program(g planner.Group, data map[string][]string) gateway.P
 		p.Sinks = []string{g.Key}
 	}
 	for target, next := range d.plan.Next[g.Key] {
-		p.Routes[target] = data[next]
+		for _, addr := range data[next] {
+			if RouteHook != nil {
+				var err error
+				if addr, err = RouteHook(g.Key, next, addr); err != nil {
+					return p, fmt.Errorf("route hook: %w", err)
+				}
+			}
+			p.Routes[target] = append(p.Routes[target], addr)
+		}
 	}
-	return p
+	return p, nil
 }
 
 // intraRegion: every destination is in the source's cloud region. Local

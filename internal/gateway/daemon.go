@@ -193,6 +193,7 @@ func (g *Gateway) Stats() Stats {
 		FramesRejected: g.stats.framesRejected.Load(),
 		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(),
 		ConnectionsUsed: g.stats.connectionsUsed.Load(),
+		StoreRetries:    objstore.Retries(),
 	}
 	if g.requests != nil {
 		s.QueuedRequests = len(g.requests)

@@ -101,6 +101,7 @@ type Stats struct {
 	ChunksRead      int64  `json:"chunks_read"`
 	ChunksWritten   int64  `json:"chunks_written"`
 	ConnectionsUsed int64  `json:"connections_used"` // inbound connections that carried ≥ 1 frame
+	StoreRetries    int64  `json:"store_retries"`    // store requests retried (throttling, 5xx)
 	QueuedRequests  int    `json:"queued_requests"`
 }
 

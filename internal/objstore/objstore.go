@@ -13,6 +13,7 @@ import (
 	"io"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -154,3 +155,14 @@ func Open(ctx context.Context, loc Location, opts Options) (Store, error) {
 	}
 	return open(ctx, loc, opts)
 }
+
+// storeRetries counts requests a backend retried (throttling, 5xx, resets)
+// in this process, so gateways can report them.
+var storeRetries atomic.Int64
+
+// CountRetry records one retried store request. Backends call it from their
+// SDK's retry hook.
+func CountRetry() { storeRetries.Add(1) }
+
+// Retries is how many store requests this process retried.
+func Retries() int64 { return storeRetries.Load() }
