@@ -150,7 +150,7 @@ func (p *printer) summary(r *skyplane.Result) {
 	if p.json {
 		p.event("done", map[string]any{
 			"objects": r.Objects, "bytes": r.Bytes, "wire_bytes": r.WireBytes, "deleted": r.Deleted,
-			"retries": r.Retries, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
+			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
 			"cost_usd": 0.0,
 		})
 		return
@@ -164,7 +164,10 @@ func (p *printer) summary(r *skyplane.Result) {
 		fmt.Fprintf(w, "  Deleted:     %d\n", r.Deleted)
 	}
 	fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
-	fmt.Fprintf(w, "  Retries:     %d\n", r.Retries)
+	fmt.Fprintf(w, "  Retries:     %d chunk(s), %d store request(s)\n", r.Retries, r.StoreRetries)
+	if r.GatewaysLost > 0 {
+		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
+	}
 	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
 }
 

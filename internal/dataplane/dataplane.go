@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/config"
@@ -34,6 +35,22 @@ type Options struct {
 	Dir  string
 	Log  *slog.Logger
 	Test gateway.TestHooks
+	// ChunkTimeout resends a chunk whose attempt has not landed by then
+	// (0: $SKYPLANE_CHUNK_TIMEOUT, else 5 minutes).
+	ChunkTimeout time.Duration
+}
+
+// EnvChunkTimeout overrides the default chunk timeout (a Go duration, "90s").
+const EnvChunkTimeout = "SKYPLANE_CHUNK_TIMEOUT"
+
+func (o Options) chunkTimeout() time.Duration {
+	if o.ChunkTimeout > 0 {
+		return o.ChunkTimeout
+	}
+	if d, err := time.ParseDuration(os.Getenv(EnvChunkTimeout)); err == nil && d > 0 {
+		return d
+	}
+	return 5 * time.Minute
 }
 
 // Dataplane is a provisioned set of gateways following one plan.
@@ -50,6 +67,9 @@ type Dataplane struct {
 	provisioned bool
 	instances   []compute.Instance
 	groups      map[string][]*gateway.Client // group key → its gateways
+	// hopOwner maps a data address in a route (as rewritten by RouteHook)
+	// to the gateway behind it.
+	hopOwner map[string]string
 }
 
 // New prepares a dataplane for plan; nothing runs until Provision.
@@ -125,12 +145,15 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 		byID[in.ID] = in
 	}
 	d.groups = map[string][]*gateway.Client{}
+	d.hopOwner = map[string]string{}
 	data := map[string][]string{}
+	owner := map[string]string{} // data address → gateway id
 	for gi, g := range d.plan.Groups {
 		for i := range g.Gateways {
 			in := byID[gatewayID(gi, g, i)]
 			d.groups[g.Key] = append(d.groups[g.Key], gateway.NewClient(in.ID, in.Control, d.secret))
 			data[g.Key] = append(data[g.Key], in.Data)
+			owner[in.Data] = in.ID
 		}
 	}
 	// Receivers first, so a sender never dials a gateway without a program.
@@ -139,7 +162,7 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 		order[i], order[j] = order[j], order[i]
 	}
 	for _, g := range order {
-		prog, err := d.program(g, data)
+		prog, err := d.program(g, data, owner)
 		if err != nil {
 			return err
 		}
@@ -160,7 +183,7 @@ func gatewayID(groupIndex int, g planner.Group, i int) string {
 	return role + "-" + strconv.Itoa(i)
 }
 
-func (d *Dataplane) program(g planner.Group, data map[string][]string) (gateway.Program, error) {
+func (d *Dataplane) program(g planner.Group, data map[string][]string, owner map[string]string) (gateway.Program, error) {
 	cfg := d.opts.Config
 	// Within one cloud region the data never leaves the provider's network:
 	// compression and encryption only cost CPU there (BRIEF §7).
@@ -183,13 +206,15 @@ func (d *Dataplane) program(g planner.Group, data map[string][]string) (gateway.
 	}
 	for target, next := range d.plan.Next[g.Key] {
 		for _, addr := range data[next] {
+			hop := addr
 			if RouteHook != nil {
 				var err error
-				if addr, err = RouteHook(g.Key, next, addr); err != nil {
+				if hop, err = RouteHook(g.Key, next, addr); err != nil {
 					return p, fmt.Errorf("route hook: %w", err)
 				}
 			}
-			p.Routes[target] = append(p.Routes[target], addr)
+			d.hopOwner[hop] = owner[addr]
+			p.Routes[target] = append(p.Routes[target], hop)
 		}
 	}
 	return p, nil
@@ -236,6 +261,18 @@ func (d *Dataplane) clients(role planner.Role) []*gateway.Client {
 		}
 	}
 	return out
+}
+
+// groupOf names the group of gateway id.
+func (d *Dataplane) groupOf(id string) string {
+	for key, cs := range d.groups {
+		for _, c := range cs {
+			if c.ID == id {
+				return key
+			}
+		}
+	}
+	return ""
 }
 
 func (d *Dataplane) allClients() []*gateway.Client {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"path"
 	"sync"
 	"time"
 
@@ -39,7 +40,13 @@ type Result struct {
 	WireBytes int64 // bytes the destination gateways received on the wire
 	Deleted   int64 // sync --delete
 	Retries   int
-	Duration  time.Duration
+	// StoreRetries counts store requests the gateways retried (throttling,
+	// 5xx), below chunk retries.
+	StoreRetries int64
+	// GatewaysLost counts gateways that stopped answering; their chunks were
+	// sent again through the others.
+	GatewaysLost int
+	Duration     time.Duration
 	// PeakInFlight is the most objects tracked at once: listings stream
 	// into dispatch, so it stays near the gateways' queue capacity however
 	// long the listing.
@@ -69,6 +76,12 @@ type chunkState struct {
 	req     chunk.Request
 	obj     *objState
 	pending map[string]bool // destination groups still to land
+	// Where the current attempt is, so a lost gateway's chunks can be sent
+	// again: the source gateway it was posted to, the next hop (data
+	// address) it was sent to per destination group, and when it was posted.
+	src   string
+	hops  map[string]string
+	since time.Time
 }
 
 // jobStores are the opened stores of one job.
@@ -88,14 +101,16 @@ type run struct {
 	params chunk.Params
 	start  time.Time
 
-	mu          sync.Mutex
-	chunks      map[chunk.ID]*chunkState
-	outstanding int // objects dispatched and not finished
-	listingDone bool
-	finished    chan struct{}
-	prog        Progress
-	result      Result
-	open        map[*objDest]bool // multipart uploads to abort on failure
+	mu           sync.Mutex
+	chunks       map[chunk.ID]*chunkState
+	outstanding  int // objects dispatched and not finished
+	listingDone  bool
+	finished     chan struct{}
+	prog         Progress
+	result       Result
+	open         map[*objDest]bool // multipart uploads to abort on failure
+	lost         map[string]bool   // gateways declared lost
+	lostGateways int
 
 	dispatch chan chunk.Request
 	retryMu  sync.Mutex
@@ -129,6 +144,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 		chunks:      map[chunk.ID]*chunkState{},
 		finished:    make(chan struct{}),
 		open:        map[*objDest]bool{},
+		lost:        map[string]bool{},
 		dispatch:    make(chan chunk.Request, dispatchBatch),
 		retrySig:    make(chan struct{}, 1),
 		completeSem: make(chan struct{}, completers),
@@ -154,6 +170,8 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 		wg.Add(1)
 		go func() { defer wg.Done(); r.track(c) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); r.sweep(d.opts.chunkTimeout()) }()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -195,6 +213,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	r.cancel(errDone)
 	wg.Wait()
 	r.completeWG.Wait()
+	defer r.sweepStale(ctx, stores)
 	if runErr != nil {
 		r.abortOpen()
 		return nil, runErr
@@ -207,9 +226,11 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	}
 	res := r.result
 	res.Retries = r.prog.Retries
+	res.GatewaysLost = r.lostGateways
 	res.Duration = time.Since(r.start)
 	res.Stats = d.stats(context.WithoutCancel(ctx))
 	res.WireBytes = wireDelta(d, before, res.Stats)
+	res.StoreRetries = storeRetriesDelta(before, res.Stats)
 	return &res, nil
 }
 
@@ -335,7 +356,7 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 	r.mu.Lock()
 	for i, rg := range ranges {
 		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
-		cs := &chunkState{obj: o, pending: map[string]bool{}}
+		cs := &chunkState{obj: o, pending: map[string]bool{}} // the clock starts when a gateway accepts it
 		for _, od := range o.dests {
 			req.Dests = append(req.Dests, chunk.Dest{Region: od.group, Store: od.ref, Key: od.key, UploadID: od.uploadID})
 			cs.pending[od.group] = true
@@ -363,7 +384,7 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 // gateways; a gateway with a full queue accepts part of a batch and the
 // rest goes to the next one.
 func (r *run) dispatcher() {
-	srcs := r.d.clients("source")
+	all := r.d.clients("source")
 	next := 0
 	var batch []chunk.Request
 	for {
@@ -389,24 +410,34 @@ func (r *run) dispatcher() {
 				break fill
 			}
 		}
+		// Each live source gateway gets an equal share of the batch; what a
+		// full queue refuses goes round again.
 		backoff := 5 * time.Millisecond
 		for len(batch) > 0 {
+			srcs := r.alive(all)
+			share := (len(batch) + len(srcs) - 1) / len(srcs)
+			var rest []chunk.Request
 			progressed := false
-			for range srcs {
-				c := srcs[next%len(srcs)]
-				next++
-				n, err := c.PostChunks(r.ctx, batch)
+			for i := range srcs {
+				lo := min(i*share, len(batch))
+				hi := min(lo+share, len(batch))
+				if lo == hi {
+					break
+				}
+				part := batch[lo:hi]
+				c := srcs[(next+i)%len(srcs)]
+				n, err := c.PostChunks(r.ctx, part)
 				if err != nil && r.ctx.Err() == nil {
 					r.d.log.Warn("post chunk requests", "gateway", c.ID, "err", err)
 				}
 				if n > 0 {
-					batch = batch[n:]
+					r.posted(c.ID, part[:n])
 					progressed = true
-					if len(batch) == 0 {
-						break
-					}
 				}
+				rest = append(rest, part[n:]...)
 			}
+			next++
+			batch = rest
 			if len(batch) == 0 {
 				break
 			}
@@ -423,6 +454,43 @@ func (r *run) dispatcher() {
 	}
 }
 
+// alive is the gateways of list not lost (all of them if every one is:
+// the transfer is failing then anyway).
+func (r *run) alive(list []*gateway.Client) []*gateway.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*gateway.Client
+	for _, c := range list {
+		if !r.lost[c.ID] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return list
+	}
+	return out
+}
+
+// posted records which source gateway holds each chunk's current attempt.
+func (r *run) posted(gw string, reqs []chunk.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for _, req := range reqs {
+		if cs := r.chunks[req.ID]; cs != nil && cs.req.Attempt == req.Attempt {
+			cs.src, cs.since = gw, now
+		}
+	}
+	// A request posted to a gateway that was lost meanwhile is resent.
+	if r.lost[gw] {
+		for _, req := range reqs {
+			if cs := r.chunks[req.ID]; cs != nil && cs.src == gw {
+				r.retryLocked(cs, "gateway "+gw+" lost", false)
+			}
+		}
+	}
+}
+
 func (r *run) takeRetries(batch []chunk.Request) []chunk.Request {
 	r.retryMu.Lock()
 	defer r.retryMu.Unlock()
@@ -433,15 +501,17 @@ func (r *run) takeRetries(batch []chunk.Request) []chunk.Request {
 
 func (r *run) retryLater(req chunk.Request) {
 	delay := time.Duration(1<<min(req.Attempt, 6)) * 50 * time.Millisecond
-	time.AfterFunc(delay, func() {
-		r.retryMu.Lock()
-		r.retries = append(r.retries, req)
-		r.retryMu.Unlock()
-		select {
-		case r.retrySig <- struct{}{}:
-		default:
-		}
-	})
+	time.AfterFunc(delay, func() { r.retryNow(req) })
+}
+
+func (r *run) retryNow(req chunk.Request) {
+	r.retryMu.Lock()
+	r.retries = append(r.retries, req)
+	r.retryMu.Unlock()
+	select {
+	case r.retrySig <- struct{}{}:
+	default:
+	}
 }
 
 // track long-polls one gateway's chunk status log.
@@ -456,7 +526,7 @@ func (r *run) track(c *gateway.Client) {
 			}
 			failures++
 			if failures >= maxPollFailures {
-				r.fail(fmt.Errorf("gateway %s stopped answering: %w", c.ID, err))
+				r.gatewayLost(c, err)
 				return
 			}
 			time.Sleep(time.Duration(failures) * 100 * time.Millisecond)
@@ -511,21 +581,99 @@ func (r *run) handle(e gateway.Event) {
 		if e.Region != "" && !cs.pending[e.Region] {
 			return
 		}
-		if !e.Retryable || cs.req.Attempt+1 >= maxAttempts {
-			r.fail(fmt.Errorf("transfer of %s failed after %d attempt(s) on gateway %s: %s", cs.obj.srcKey, cs.req.Attempt+1, e.Gateway, e.Err))
+		if !e.Retryable {
+			r.fail(fmt.Errorf("transfer of %s failed on gateway %s: %s", cs.obj.srcKey, e.Gateway, e.Err))
 			return
 		}
-		cs.req.Attempt++
-		retry := cs.req
-		retry.Dests = nil
-		for _, dst := range cs.req.Dests {
-			if cs.pending[dst.Region] {
-				retry.Dests = append(retry.Dests, dst)
+		r.retryLocked(cs, fmt.Sprintf("gateway %s: %s", e.Gateway, e.Err), true)
+	case gateway.StateSent:
+		if e.Attempt == cs.req.Attempt && cs.pending[e.Region] {
+			if cs.hops == nil {
+				cs.hops = map[string]string{}
+			}
+			cs.hops[e.Region] = e.Hop
+		}
+	}
+}
+
+// retryLocked sends a chunk's pending destinations again, after a backoff
+// when the failure was the chunk's own (later, when its gateway was lost).
+// A chunk out of attempts fails the transfer, naming the last reason.
+func (r *run) retryLocked(cs *chunkState, reason string, backoff bool) {
+	if cs.req.Attempt+1 >= maxAttempts {
+		r.fail(fmt.Errorf("transfer of %s failed after %d attempts: %s", cs.obj.srcKey, cs.req.Attempt+1, reason))
+		return
+	}
+	cs.req.Attempt++
+	cs.src, cs.hops, cs.since = "", nil, time.Now()
+	retry := cs.req
+	retry.Dests = nil
+	for _, dst := range cs.req.Dests {
+		if cs.pending[dst.Region] {
+			retry.Dests = append(retry.Dests, dst)
+		}
+	}
+	r.prog.Retries++
+	r.d.log.Info("retrying chunk", "key", cs.obj.srcKey, "part", cs.req.PartNumber, "attempt", cs.req.Attempt, "reason", reason)
+	if backoff {
+		r.retryLater(retry)
+	} else {
+		r.retryNow(retry)
+	}
+}
+
+// gatewayLost takes a gateway that stopped answering out of the transfer
+// and sends its unfinished chunks again through the survivors of its group.
+func (r *run) gatewayLost(c *gateway.Client, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lost[c.ID] {
+		return
+	}
+	r.lost[c.ID] = true
+	group := r.d.groupOf(c.ID)
+	alive := 0
+	for _, m := range r.d.groups[group] {
+		if !r.lost[m.ID] {
+			alive++
+		}
+	}
+	r.d.log.Warn("gateway lost", "gateway", c.ID, "group", group, "survivors", alive, "err", err)
+	if alive == 0 {
+		r.fail(fmt.Errorf("every gateway of %s stopped answering (last: %s: %v)", group, c.ID, err))
+		return
+	}
+	r.lostGateways++
+	for _, cs := range r.chunks {
+		on := cs.src == c.ID
+		for region, hop := range cs.hops {
+			on = on || cs.pending[region] && r.d.hopOwner[hop] == c.ID
+		}
+		if on {
+			r.retryLocked(cs, "gateway "+c.ID+" lost", false)
+		}
+	}
+}
+
+// sweep resends chunks whose current attempt has not landed within the
+// chunk timeout: a stalled link or a gateway that hangs without failing.
+func (r *run) sweep(timeout time.Duration) {
+	t := time.NewTicker(min(timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		now := time.Now()
+		for _, cs := range r.chunks {
+			if !cs.since.IsZero() && now.Sub(cs.since) > timeout {
+				r.retryLocked(cs, fmt.Sprintf("not done after %s", timeout), false)
 			}
 		}
-		r.prog.Retries++
-		r.d.log.Info("retrying chunk", "key", cs.obj.srcKey, "part", cs.req.PartNumber, "attempt", cs.req.Attempt, "reason", e.Err)
-		r.retryLater(retry)
+		r.mu.Unlock()
 	}
 }
 
@@ -575,6 +723,26 @@ func (r *run) checkFinishedLocked() {
 		case <-r.finished:
 		default:
 			close(r.finished)
+		}
+	}
+}
+
+// sweepStale removes what gateways that died mid-write left at the
+// destinations (local temp files), after success and failure alike.
+func (r *run) sweepStale(ctx context.Context, stores []jobStores) {
+	ctx = context.WithoutCancel(ctx)
+	for _, js := range stores {
+		for i, st := range js.dsts {
+			prefix := destPrefix(js.job.Dsts[i].Key)
+			if !js.job.Recursive && !js.job.Sync {
+				prefix = destPrefix(path.Dir(js.job.Dsts[i].Key))
+			}
+			// Never the whole store (a copy into a file system's root).
+			if sw, ok := st.(objstore.Sweeper); ok && prefix != "" && prefix != "./" {
+				if err := sw.SweepStale(ctx, prefix); err != nil {
+					r.d.log.Warn("sweep stale temporary files", "dst", js.job.Dsts[i], "err", err)
+				}
+			}
 		}
 	}
 }

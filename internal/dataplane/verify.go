@@ -241,6 +241,18 @@ func wireDelta(d *Dataplane, before, after []gateway.Stats) int64 {
 	return n
 }
 
+// storeRetriesDelta is what every gateway's store retried during this run.
+func storeRetriesDelta(before, after []gateway.Stats) int64 {
+	var n int64
+	for _, s := range after {
+		n += s.StoreRetries
+	}
+	for _, s := range before {
+		n -= s.StoreRetries
+	}
+	return n
+}
+
 // StatsFiles lists the final per-gateway stats files the gateways write at
 // shutdown (in the dataplane directory).
 func (d *Dataplane) StatsFiles() []string {

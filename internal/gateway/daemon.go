@@ -28,7 +28,11 @@ const (
 	defaultWriters      = 8
 	defaultMemoryBudget = 128 << 20
 	requestQueueLen     = 1024
-	maxErrors           = 100
+	// requestQueueBytes bounds the chunk bytes waiting in the request queue
+	// (beyond the first request), so a queued chunk starts within about
+	// this much data's transfer time and chunk timeouts stay meaningful.
+	requestQueueBytes = 512 << 20
+	maxErrors         = 100
 )
 
 // Gateway is one running gateway.
@@ -51,9 +55,11 @@ type Gateway struct {
 	storesMu sync.Mutex
 	stores   map[chunk.Store]objstore.Store // opened on first use
 	requests chan chunk.Request
-	sendQ    map[string]chan *outFrame
-	writeQ   chan *inFrame
-	budget   *budget
+	// queuedBytes is the chunk bytes in requests.
+	queuedBytes atomic.Int64
+	sendQ       map[string]chan *outFrame
+	writeQ      chan *inFrame
+	budget      *budget
 
 	status  *statusLog
 	errMu   sync.Mutex
@@ -298,8 +304,12 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Region)
 			}
 		}
+		if q := g.queuedBytes.Load(); q > 0 && q+r.Length > requestQueueBytes {
+			return i, nil
+		}
 		select {
 		case g.requests <- r:
+			g.queuedBytes.Add(r.Length)
 		default:
 			return i, nil
 		}

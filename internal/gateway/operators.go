@@ -57,6 +57,7 @@ func (g *Gateway) reader() {
 			return
 		case req = <-g.requests:
 		}
+		g.queuedBytes.Add(-req.Length)
 		if err := g.budget.acquire(g.ctx, req.Length); err != nil {
 			return
 		}
@@ -145,12 +146,12 @@ func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		g.sendOn(conn, region, q)
+		g.sendOn(conn, region, addr, q)
 		conn.Close()
 	}
 }
 
-func (g *Gateway) sendOn(conn net.Conn, region string, q chan *outFrame) {
+func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
 	opts := g.wireOptions()
 	if g.corrupt.Load() > 0 {
 		opts.Corrupt = func(_ uint64, payload []byte) {
@@ -185,6 +186,7 @@ func (g *Gateway) sendOn(conn net.Conn, region string, q chan *outFrame) {
 		g.stats.rawSent.Add(int64(len(of.frame.Data)))
 		g.stats.framesSent.Add(1)
 		of.done()
+		g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateSent, Region: region, Hop: hop})
 	}
 }
 

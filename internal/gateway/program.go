@@ -71,6 +71,7 @@ type TestHooks struct {
 const (
 	StateComplete = "complete" // written at the destination (Region says which)
 	StateFailed   = "failed"   // this attempt failed; Retryable says whether to resend
+	StateSent     = "sent"     // handed to the next hop at Hop (a source or relay gateway)
 )
 
 // Event is one entry of a gateway's chunk status log.
@@ -84,6 +85,7 @@ type Event struct {
 	Bytes     int64    `json:"bytes,omitempty"`
 	Err       string   `json:"error,omitempty"`
 	Retryable bool     `json:"retryable,omitempty"`
+	Hop       string   `json:"hop,omitempty"` // next hop's data address (sent events)
 	Gateway   string   `json:"gateway"`
 }
 

@@ -92,6 +92,13 @@ type Locator interface {
 	Region(ctx context.Context) (string, error)
 }
 
+// Sweeper is implemented by stores that can leave temporary files behind
+// when a writer dies mid-write (local disk); SweepStale removes those under
+// prefix whose writer is gone.
+type Sweeper interface {
+	SweepStale(ctx context.Context, prefix string) error
+}
+
 // Errors callers branch on. Backends wrap them with %w and add context
 // (bucket, key, credential source).
 var (

@@ -272,7 +272,7 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		return fmt.Errorf("local: write %s: a directory is in the way", p)
 	}
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	f, err := os.CreateTemp(dir, tempPattern())
 	if err != nil {
 		return osErr("write: create temp file in", dir, err)
 	}
@@ -590,7 +590,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore
 }
 
 func writeFileAtomic(dir, p string, data []byte) error {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	f, err := os.CreateTemp(dir, tempPattern())
 	if err != nil {
 		return err
 	}
@@ -741,4 +741,41 @@ func (s *Store) ListMultipartUploads(ctx context.Context, prefix string) ([]objs
 		return strings.Compare(a.UploadID, b.UploadID)
 	})
 	return ups, nil
+}
+
+// tempPattern names temporary files after the writing process, so files
+// left by a process that died mid-write can be told apart and swept.
+func tempPattern() string { return tmpPrefix + strconv.Itoa(os.Getpid()) + "-*" }
+
+// SweepStale removes temporary files under prefix whose writer process is
+// gone (a gateway killed mid-write). Files of live writers stay.
+func (s *Store) SweepStale(ctx context.Context, prefix string) error {
+	dir := filepath.Join(s.root, filepath.FromSlash(prefix))
+	if !strings.HasSuffix(prefix, "/") && prefix != "" {
+		dir = filepath.Dir(dir)
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		name, ok := strings.CutPrefix(d.Name(), tmpPrefix)
+		if d.IsDir() || !ok {
+			return nil
+		}
+		pidText, _, _ := strings.Cut(name, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+			return nil // not ours, or its writer still runs
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return osErr("sweep stale temp file", p, err)
+		}
+		return nil
+	})
 }
