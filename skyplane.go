@@ -103,6 +103,9 @@ func (c *Client) Config() Config { return c.cfg }
 // CopyOptions tune Copy.
 type CopyOptions struct {
 	Recursive bool
+	// NoResume sends everything again even if an interrupted run of the
+	// same copy left work to continue.
+	NoResume bool
 	// Gateways per region (-n); 0 means the config's max_instances.
 	Gateways int
 	// Progress, when set, is called periodically during the transfer.
@@ -112,6 +115,7 @@ type CopyOptions struct {
 // SyncOptions tune Sync.
 type SyncOptions struct {
 	Delete   bool
+	NoResume bool
 	Gateways int
 	Progress func(Progress)
 }
@@ -128,6 +132,7 @@ func (c *Client) Broadcast(ctx context.Context, src string, dsts []string, opts 
 	if err != nil {
 		return nil, err
 	}
+	job.NoResume = opts.NoResume
 	return c.runJob(ctx, job, opts.Gateways, opts.Progress)
 }
 
@@ -138,7 +143,7 @@ func (c *Client) Sync(ctx context.Context, src, dst string, opts SyncOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	job.Sync, job.Delete = true, opts.Delete
+	job.Sync, job.Delete, job.NoResume = true, opts.Delete, opts.NoResume
 	return c.runJob(ctx, job, opts.Gateways, opts.Progress)
 }
 

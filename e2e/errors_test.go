@@ -77,7 +77,8 @@ func TestBadConfigFile(t *testing.T) {
 }
 
 // TestInterrupt: SIGINT midway through a striped transfer exits 130, stops
-// every gateway, aborts the multipart upload and leaves nothing partial.
+// every gateway and leaves nothing partial visible; running the same
+// command again finishes the job and leaves no staging behind.
 func TestInterrupt(t *testing.T) {
 	s := newSandbox(t)
 	src, dst := s.path("src"), s.path("dst")
@@ -139,6 +140,10 @@ func TestInterrupt(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dst, "big")); err == nil {
 		t.Error("the interrupted striped object is visible at the destination")
 	}
+	if !strings.Contains(stderr.String(), "resume") {
+		t.Errorf("the interruption message does not say how to resume: %s", stderr.String())
+	}
+	s.mustRun("cp", "-r", "-y", src, dst)
+	assertTreesEqual(t, src, dst)
 	assertNoPartial(t, src, dst)
-	// assertNoGateways runs at cleanup.
 }

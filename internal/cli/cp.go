@@ -26,6 +26,7 @@ type transferFlags struct {
 	multipart   bool
 	noMultipart bool
 	jsonOut     bool
+	noResume    bool
 	solver      string
 	// sync only
 	del    bool
@@ -47,6 +48,7 @@ func (f *transferFlags) register(cmd *cobra.Command, isSync bool) {
 	fl.BoolVar(&f.multipart, "multipart", false, "stripe big objects into parts (default: config multipart_enabled)")
 	fl.BoolVar(&f.noMultipart, "no-multipart", false, "send every object whole")
 	fl.BoolVar(&f.jsonOut, "json", false, "print NDJSON events instead of text")
+	fl.BoolVar(&f.noResume, "no-resume", false, "send everything again, even if an interrupted run of this transfer left work to continue")
 	fl.StringVar(&f.solver, "solver", "direct", "planner: direct (ron and ilp come with cloud regions)")
 }
 
@@ -203,15 +205,15 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	}
 
 	if isSync {
-		res, err = client.Sync(ctx, src, dsts[0], skyplane.SyncOptions{Delete: f.del, Gateways: gateways, Progress: out.progress})
+		res, err = client.Sync(ctx, src, dsts[0], skyplane.SyncOptions{Delete: f.del, NoResume: f.noResume, Gateways: gateways, Progress: out.progress})
 	} else {
-		res, err = client.Broadcast(ctx, src, dsts, skyplane.CopyOptions{Recursive: f.recursive, Gateways: gateways, Progress: out.progress})
+		res, err = client.Broadcast(ctx, src, dsts, skyplane.CopyOptions{Recursive: f.recursive, NoResume: f.noResume, Gateways: gateways, Progress: out.progress})
 	}
 	out.endProgress()
 	if err != nil {
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			// Our own signal context: report an interruption.
-			err := fmt.Errorf("%w: gateways were torn down and open multipart uploads aborted", errInterrupted)
+			err := fmt.Errorf("%w: gateways were torn down; nothing partial is visible. Run the same command again to resume (or `skyplane deprovision` to abort what was kept)", errInterrupted)
 			out.failed(err)
 			return err
 		}

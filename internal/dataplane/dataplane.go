@@ -35,6 +35,8 @@ type Options struct {
 	Dir  string
 	Log  *slog.Logger
 	Test gateway.TestHooks
+	// JournalDir holds resume journals (default <state dir>/journals).
+	JournalDir string
 	// ChunkTimeout resends a chunk whose attempt has not landed by then
 	// (0: $SKYPLANE_CHUNK_TIMEOUT, else 5 minutes).
 	ChunkTimeout time.Duration
@@ -83,6 +85,9 @@ func New(plan *planner.Plan, opts Options) (*Dataplane, error) {
 	id := randomHex(6)
 	if opts.Dir == "" {
 		opts.Dir = filepath.Join(config.StateDir(), "dataplanes", id)
+	}
+	if opts.JournalDir == "" {
+		opts.JournalDir = JournalDir(config.StateDir())
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {

@@ -250,35 +250,45 @@ func TestCorruptionRetriedUnderRace(t *testing.T) {
 	}
 }
 
-// TestCancelAbortsMultipart: cancelling mid-transfer aborts open uploads.
-func TestCancelAbortsMultipart(t *testing.T) {
-	src, dst := t.TempDir(), t.TempDir()
-	writeTree(t, src, 3, func(int) int { return 8 << 20 })
-	plan, _ := planner.Direct("local:src", []string{"local:dst"}, 1)
-	d, err := New(plan, Options{Config: testConfig(), Provider: &inproc{}, Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Test: gateway.TestHooks{FrameDelayMS: 100}})
-	if err != nil {
-		t.Fatal(err)
+// TestCancelThenResume: cancelling midway keeps open uploads (hidden) and
+// the journal; running the same job again continues them, sends less than
+// everything, and leaves no upload open.
+func TestCancelThenResume(t *testing.T) {
+	src, dst, journals := t.TempDir(), t.TempDir(), t.TempDir()
+	files := writeTree(t, src, 3, func(int) int { return 8 << 20 })
+	job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}
+	run := func(ctx context.Context, hooks gateway.TestHooks, progress func(Progress)) (*Result, error) {
+		plan, _ := planner.Direct("local:src", []string{"local:dst"}, 1)
+		d, err := New(plan, Options{Config: testConfig(), Provider: &inproc{}, Dir: t.TempDir(), JournalDir: journals, Log: quietLog(), Test: hooks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Provision(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer d.Deprovision(context.Background())
+		return d.Run(ctx, []Job{job}, progress)
 	}
-	if err := d.Provision(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer d.Deprovision(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err = d.Run(ctx, []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}}, func(p Progress) {
-		if p.BytesDone > 0 {
+	var half int64
+	_, err := run(ctx, gateway.TestHooks{FrameDelayMS: 100}, func(p Progress) {
+		if p.BytesDone >= p.BytesTotal/2 && p.BytesTotal > 0 {
+			half = p.BytesDone
 			cancel()
 		}
 	})
 	if err == nil {
 		t.Fatal("cancelled run succeeded")
 	}
+	if half == 0 {
+		t.Fatal("cancelled before any progress")
+	}
 	ups, err := local.New(dst).ListMultipartUploads(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ups) != 0 {
-		t.Errorf("open multipart uploads after cancel: %+v", ups)
+	if len(ups) == 0 {
+		t.Error("no upload kept open for the resume")
 	}
 	for o, err := range local.New(dst).List(context.Background(), "") {
 		if err != nil {
@@ -287,5 +297,20 @@ func TestCancelAbortsMultipart(t *testing.T) {
 		if o.Size != 8<<20 {
 			t.Errorf("partial object visible: %s (%d bytes)", o.Key, o.Size)
 		}
+	}
+
+	res, err := run(context.Background(), gateway.TestHooks{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTree(t, dst, files)
+	if total := int64(3 * 8 << 20); res.Bytes > total-half {
+		t.Errorf("resumed run sent %d bytes; %d of %d had landed before", res.Bytes, half, total)
+	}
+	if ups, _ := local.New(dst).ListMultipartUploads(context.Background(), ""); len(ups) != 0 {
+		t.Errorf("uploads still open after the resumed run: %+v", ups)
+	}
+	if m, _ := filepath.Glob(filepath.Join(journals, "*")); len(m) != 0 {
+		t.Errorf("journal left after success: %v", m)
 	}
 }

@@ -24,6 +24,9 @@ type Job struct {
 	Sync bool
 	// Delete (with Sync) removes destination objects the source lacks.
 	Delete bool
+	// NoResume ignores what an interrupted run of the same job left: every
+	// object is sent again.
+	NoResume bool
 }
 
 // ErrNoObjects: a recursive copy found nothing under its prefix.

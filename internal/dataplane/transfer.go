@@ -70,6 +70,8 @@ type objState struct {
 	size      int64
 	dests     []*objDest
 	destsLeft int
+	journal   *journal
+	dstIndex  map[*objDest]int // destination index of each dest (journal records)
 }
 
 type chunkState struct {
@@ -86,13 +88,17 @@ type chunkState struct {
 
 // jobStores are the opened stores of one job.
 type jobStores struct {
-	job    Job
-	src    objstore.Store
-	srcRef chunk.Store
-	dsts   []objstore.Store
-	refs   []chunk.Store
-	groups []string
+	job     Job
+	journal *journal
+	src     objstore.Store
+	srcRef  chunk.Store
+	dsts    []objstore.Store
+	refs    []chunk.Store
+	groups  []string
 }
+
+// resuming: an interrupted run of this job left a journal to continue from.
+func (js jobStores) resuming() bool { return js.journal.resumed && !js.job.NoResume }
 
 type run struct {
 	d      *Dataplane
@@ -157,6 +163,14 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 		return nil, err
 	}
 	r.limitParts(stores)
+	for i := range stores {
+		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job); err != nil {
+			return nil, err
+		}
+		if stores[i].resuming() {
+			d.log.Info("resuming an interrupted transfer", "job", stores[i].job.Src, "open uploads", len(stores[i].journal.uploads))
+		}
+	}
 	if r.expected, err = newExpectations(d.opts.Dir); err != nil {
 		return nil, err
 	}
@@ -215,7 +229,18 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	r.completeWG.Wait()
 	defer r.sweepStale(ctx, stores)
 	if runErr != nil {
+		if ctx.Err() != nil {
+			// Interrupted by the caller: keep open uploads and the journal,
+			// so running the same transfer again continues it.
+			for _, js := range stores {
+				js.journal.close()
+			}
+			return nil, fmt.Errorf("%w (rerun the same command to resume; `skyplane deprovision` aborts what it kept)", runErr)
+		}
 		r.abortOpen()
+		for _, js := range stores {
+			js.journal.remove()
+		}
 		return nil, runErr
 	}
 	if onProgress != nil {
@@ -223,6 +248,9 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	}
 	if err := r.verify(ctx, stores); err != nil {
 		return nil, err
+	}
+	for _, js := range stores {
+		js.journal.remove()
 	}
 	res := r.result
 	res.Retries = r.prog.Retries
@@ -302,6 +330,9 @@ func (r *run) produce(stores []jobStores) error {
 }
 
 func (r *run) items(js jobStores) iter.Seq2[item, error] {
+	if js.resuming() && !js.job.Sync && len(js.dsts) == 1 {
+		return r.resumeItems(js)
+	}
 	if !js.job.Sync {
 		return copyItems(r.ctx, js.job, js.src)
 	}
@@ -328,47 +359,128 @@ func (r *run) items(js jobStores) iter.Seq2[item, error] {
 	}
 }
 
+// resumeItems yields what an interrupted copy has left to do: objects the
+// destination lacks, holds at another size, or holds older than the source
+// (whole objects are atomic, so one present at the right size landed).
+func (r *run) resumeItems(js jobStores) iter.Seq2[item, error] {
+	return func(yield func(item, error) bool) {
+		if !js.job.Recursive {
+			for it, err := range copyItems(r.ctx, js.job, js.src) {
+				if err != nil {
+					yield(item{}, err)
+					return
+				}
+				if o, err := js.dsts[0].Head(r.ctx, it.dstKeys[0]); err == nil && o.Size == it.obj.Size &&
+					!it.obj.ModTime.Truncate(time.Second).After(o.ModTime) {
+					continue
+				}
+				yield(it, nil)
+			}
+			return
+		}
+		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], false) {
+			if err != nil {
+				yield(item{}, err)
+				return
+			}
+			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// reuseUpload returns the upload an interrupted run opened for this object
+// at destination i, if the journal has it and the store still does.
+func (r *run) reuseUpload(js jobStores, i int, key string, size int64) *journalUpload {
+	if !js.resuming() {
+		return nil
+	}
+	u := js.journal.upload(i, key, size)
+	if u == nil {
+		return nil
+	}
+	ups, err := js.dsts[i].ListMultipartUploads(r.ctx, key)
+	if err != nil {
+		return nil
+	}
+	for _, up := range ups {
+		if up.Key == key && up.UploadID == u.UploadID {
+			return u
+		}
+	}
+	return nil
+}
+
 // startObject opens multipart uploads if the object is striped, registers
 // its chunks and hands them to the dispatcher (blocking while gateways are
 // full: that is the backpressure that keeps listings from running ahead).
 func (r *run) startObject(ji int, js jobStores, it item) error {
 	ranges := chunk.Split(it.obj.Size, r.params)
-	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, destsLeft: len(it.dstKeys)}
+	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, destsLeft: len(it.dstKeys), dstIndex: map[*objDest]int{}}
 	for i, key := range it.dstKeys {
 		od := &objDest{group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}
 		if ranges[0].Part > 0 {
-			id, err := od.store.InitiateMultipart(r.ctx, key)
-			if err != nil {
-				return fmt.Errorf("start multipart upload of %s: %w", key, err)
-			}
-			od.uploadID = id
 			od.parts = make([]objstore.Part, len(ranges))
+			if u := r.reuseUpload(js, i, key, it.obj.Size); u != nil {
+				od.uploadID = u.UploadID
+				for _, rg := range ranges {
+					if p, ok := u.Parts[rg.Part]; ok && p.Offset == rg.Offset && p.Size == rg.Length {
+						od.parts[rg.Part-1] = p
+					}
+				}
+			} else {
+				id, err := od.store.InitiateMultipart(r.ctx, key)
+				if err != nil {
+					return fmt.Errorf("start multipart upload of %s: %w", key, err)
+				}
+				od.uploadID = id
+				js.journal.record(journalRecord{Type: "upload", Bucket: od.ref.URL, Dst: i, Key: key, UploadID: id, Size: it.obj.Size})
+			}
 			r.mu.Lock()
 			r.open[od] = true
 			r.mu.Unlock()
 		}
 		o.dests = append(o.dests, od)
+		o.dstIndex[od] = i
 		if err := r.expected.add(ji, i, key, it.obj.Size); err != nil {
 			return err
 		}
 	}
-	reqs := make([]chunk.Request, len(ranges))
+	var reqs []chunk.Request
+	var landed int64
 	r.mu.Lock()
-	for i, rg := range ranges {
+	o.journal = js.journal
+	for _, rg := range ranges {
 		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
 		cs := &chunkState{obj: o, pending: map[string]bool{}} // the clock starts when a gateway accepts it
 		for _, od := range o.dests {
+			if rg.Part > 0 && od.parts[rg.Part-1].ETag != "" {
+				od.left-- // landed before the interruption
+				landed += rg.Length
+				continue
+			}
 			req.Dests = append(req.Dests, chunk.Dest{Region: od.group, Store: od.ref, Key: od.key, UploadID: od.uploadID})
 			cs.pending[od.group] = true
 		}
+		if len(req.Dests) == 0 {
+			continue
+		}
 		cs.req = req
 		r.chunks[req.ID] = cs
-		reqs[i] = req
+		reqs = append(reqs, req)
 	}
 	r.outstanding++
 	r.result.PeakInFlight = max(r.result.PeakInFlight, r.outstanding)
 	r.prog.ObjectsTotal++
-	r.prog.BytesTotal += it.obj.Size * int64(len(o.dests))
+	r.prog.BytesTotal += it.obj.Size*int64(len(o.dests)) - landed
+	// Destinations whose every part landed before an interruption only
+	// need their upload completed.
+	for _, od := range o.dests {
+		if od.left == 0 && od.uploadID != "" {
+			r.complete(o, od)
+		}
+	}
 	r.mu.Unlock()
 	for _, req := range reqs {
 		select {
@@ -564,6 +676,8 @@ func (r *run) handle(e gateway.Event) {
 			}
 			if od.uploadID != "" {
 				od.parts[cs.req.PartNumber-1] = objstore.Part{Number: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag}
+				cs.obj.journal.record(journalRecord{Type: "part", Dst: cs.obj.dstIndex[od], Key: od.key, UploadID: od.uploadID,
+					Part: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag})
 			}
 			od.left--
 			if od.left == 0 {
