@@ -15,6 +15,8 @@ type Spec struct {
 type Boot struct {
 	Secret string // control API bearer token
 	Key    []byte // per-dataplane frame key
+	// TLSCert and TLSKey (PEM): the dataplane's TLS identity (encrypt_socket_tls).
+	TLSCert, TLSKey []byte
 	// Dir receives per-gateway logs and final stats (<id>.log, <id>.stats.json).
 	Dir string
 }

@@ -33,7 +33,7 @@ func (p *inproc) Name() string { return "inproc" }
 func (p *inproc) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
 	var out []compute.Instance
 	for _, s := range specs {
-		g, err := gateway.Start(ctx, gateway.Boot{ID: s.ID, Region: s.Region, Secret: boot.Secret, Key: boot.Key,
+		g, err := gateway.Start(ctx, gateway.Boot{ID: s.ID, Region: s.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
 			StatsFile: filepath.Join(boot.Dir, s.ID+".stats.json")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return nil, err

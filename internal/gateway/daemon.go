@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,13 +49,14 @@ type Gateway struct {
 	ctrlLn net.Listener
 	http   *http.Server
 
-	progOnce sync.Once
-	progSet  chan struct{} // closed once a program is installed
-	prog     Program
-	sinks    map[string]bool // region tags written here
-	storesMu sync.Mutex
-	stores   map[chunk.Store]objstore.Store // opened on first use
-	requests chan chunk.Request
+	progOnce             sync.Once
+	progSet              chan struct{} // closed once a program is installed
+	prog                 Program
+	tlsClient, tlsServer *tls.Config     // set when the program asks for TLS
+	sinks                map[string]bool // region tags written here
+	storesMu             sync.Mutex
+	stores               map[chunk.Store]objstore.Store // opened on first use
+	requests             chan chunk.Request
 	// queuedBytes is the chunk bytes in requests.
 	queuedBytes atomic.Int64
 	sendQ       map[string]chan *outFrame
@@ -245,6 +247,12 @@ func (g *Gateway) install(p Program) error {
 }
 
 func (g *Gateway) installOnce(p Program) error {
+	if p.TLS {
+		var err error
+		if g.tlsClient, g.tlsServer, err = tlsConfigs(g.boot.TLSCert, g.boot.TLSKey); err != nil {
+			return err
+		}
+	}
 	g.sinks = map[string]bool{}
 	for _, region := range p.Sinks {
 		g.sinks[region] = true

@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -266,4 +268,92 @@ func hexString(b []byte) string {
 		out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
 	}
 	return string(out)
+}
+
+// TestTLSBetweenGateways: with TLS on, chunks travel over mutually
+// authenticated TLS; a plain TCP peer, or a TLS peer with another
+// dataplane's certificate, is refused.
+func TestTLSBetweenGateways(t *testing.T) {
+	cert, key, err := NewTLSIdentity(time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCert, otherKey, _ := NewTLSIdentity(time.Hour)
+	start := func(id string, c, k []byte) (*Gateway, *Client) {
+		g, err := Start(context.Background(), Boot{ID: id, Region: id, Secret: "s", Key: make([]byte, 32), TLSCert: c, TLSKey: k}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.Shutdown)
+		return g, NewClient(id, g.Ready().Control, "s")
+	}
+	ctx := context.Background()
+	dst, dstC := start("dst", cert, key)
+	if err := dstC.SetProgram(ctx, Program{NumConnections: 2, Encrypt: true, TLS: true, Sinks: []string{"dst"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, srcC := start("src", cert, key)
+	if err := srcC.SetProgram(ctx, Program{NumConnections: 2, Encrypt: true, TLS: true, Source: true, Routes: map[string][]string{"dst": {dst.Ready().Data}}}); err != nil {
+		t.Fatal(err)
+	}
+	in, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, "f"), []byte("over TLS"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := chunk.Store{URL: "file:///"}
+	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 8,
+		Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: strings.TrimPrefix(filepath.Join(out, "f"), "/")}}}
+	if n, err := srcC.PostChunks(ctx, []chunk.Request{req}); err != nil || n != 1 {
+		t.Fatalf("post: %d, %v", n, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, err := os.ReadFile(filepath.Join(out, "f")); err == nil {
+			if string(b) != "over TLS" {
+				t.Fatalf("got %q", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("chunk never arrived over TLS")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A plain TCP peer is refused at the TLS handshake.
+	conn, err := net.Dial("tcp", dst.Ready().Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Write([]byte("SKYP not tls at all"))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Error("plain TCP peer got an answer")
+	}
+	conn.Close()
+	// A peer with another dataplane's certificate is refused too.
+	cc, _, _ := tlsConfigs(otherCert, otherKey)
+	if tc, err := tls.Dial("tcp", dst.Ready().Data, cc); err == nil {
+		tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := tc.Read(make([]byte, 1)); err == nil {
+			t.Error("a foreign certificate was accepted")
+		}
+		tc.Close()
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		errs, _ := dstC.Errors(ctx)
+		n := 0
+		for _, e := range errs {
+			if strings.Contains(e, "TLS") {
+				n++
+			}
+		}
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refusals not recorded: %v", errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

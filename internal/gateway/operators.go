@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -146,6 +147,15 @@ func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		if g.tlsClient != nil {
+			tc := tls.Client(conn, g.tlsClient)
+			if err := tc.HandshakeContext(g.ctx); err != nil {
+				g.log.Warn("TLS handshake with next hop", "addr", addr, "err", err)
+				conn.Close()
+				continue
+			}
+			conn = tc
+		}
 		g.sendOn(conn, region, addr, q)
 		conn.Close()
 	}
@@ -213,6 +223,15 @@ func (g *Gateway) receive(conn net.Conn) {
 	case <-g.progSet:
 	case <-g.ctx.Done():
 		return
+	}
+	if g.tlsServer != nil {
+		tc := tls.Server(conn, g.tlsServer)
+		if err := tc.HandshakeContext(g.ctx); err != nil {
+			g.stats.framesRejected.Add(1)
+			g.recordError("rejected data connection from %s: TLS: %v", conn.RemoteAddr(), err)
+			return
+		}
+		conn = tc
 	}
 	r, err := wire.NewReceiver(conn, g.wireOptions())
 	if err != nil {

@@ -19,6 +19,10 @@ type Boot struct {
 	Key         []byte `json:"key"`
 	ControlAddr string `json:"control_addr"` // listen address, e.g. 127.0.0.1:0
 	DataAddr    string `json:"data_addr"`
+	// TLSCert and TLSKey (PEM) are the dataplane's TLS identity, used when
+	// the program asks for TLS between gateways.
+	TLSCert []byte `json:"tls_cert,omitempty"`
+	TLSKey  []byte `json:"tls_key,omitempty"`
 	// StatsFile receives the final counters at shutdown (JSON), so that
 	// callers can check what really crossed this gateway after it is gone.
 	StatsFile string `json:"stats_file,omitempty"`
@@ -46,9 +50,12 @@ type Program struct {
 	// forwards frames whose target is not in its Sinks.
 	Routes map[string][]string `json:"routes,omitempty"`
 
-	NumConnections  int  `json:"num_connections"` // per next-hop gateway
-	Compress        bool `json:"compress"`
-	Encrypt         bool `json:"encrypt"`
+	NumConnections int  `json:"num_connections"` // per next-hop gateway
+	Compress       bool `json:"compress"`
+	Encrypt        bool `json:"encrypt"`
+	// TLS wraps gateway-to-gateway connections in mutually authenticated
+	// TLS 1.3 (encrypt_socket_tls), under the frames' own sealing.
+	TLS             bool `json:"tls,omitempty"`
 	VerifyChecksums bool `json:"verify_checksums"`
 	Readers         int  `json:"readers,omitempty"`
 	Writers         int  `json:"writers,omitempty"`

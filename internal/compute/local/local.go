@@ -102,7 +102,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot) (compute.Instance, error) {
 	bootFile := filepath.Join(boot.Dir, spec.ID+".boot.json")
 	b, err := json.Marshal(gateway.Boot{
-		ID: spec.ID, Region: spec.Region, Secret: boot.Secret, Key: boot.Key,
+		ID: spec.ID, Region: spec.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
 		ControlAddr: "127.0.0.1:0", DataAddr: "127.0.0.1:0",
 		StatsFile:      filepath.Join(boot.Dir, spec.ID+".stats.json"),
 		ExitOnStdinEOF: true,
