@@ -244,8 +244,8 @@ type PlanGroup struct {
 }
 
 // Plan says where the gateways of a copy from src to dsts would run.
-func (c *Client) Plan(ctx context.Context, src string, dsts []string, n int) ([]PlanGroup, error) {
-	job, err := c.job(src, dsts, true)
+func (c *Client) Plan(ctx context.Context, src string, dsts []string, recursive bool, n int) ([]PlanGroup, error) {
+	job, err := c.job(src, dsts, recursive)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,80 @@
 package skyplane
 
-import "github.com/skyplane-project/skyplane-go/internal/dataplane"
+import (
+	"fmt"
+	"strings"
 
-// validateJob rejects transfers that cannot be right whatever the stores say.
+	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/dataplane"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+)
+
+// validateJob rejects transfers that cannot be right whatever the stores say:
+//
+//   - a recursive copy or sync whose destination is the source folder itself
+//     or lies under it (it would list what it writes);
+//   - a copy of one object onto itself;
+//   - a broadcast naming the same destination twice.
+//
+// Every error names the problem and what to do instead.
 func validateJob(job dataplane.Job) error {
+	for i, dst := range job.Dsts {
+		if err := checkOverlap(job.Src, dst, job.Recursive); err != nil {
+			return err
+		}
+		for j := range i {
+			if sameDestination(job.Src, job.Dsts[j], dst, job.Recursive) {
+				return fmt.Errorf("destination %s is given twice (destinations %d and %d): a broadcast writes each destination once; remove the duplicate", dst, j+1, i+1)
+			}
+		}
+	}
 	return nil
+}
+
+// sameStore reports whether a and b name the same bucket of the same store.
+func sameStore(a, b objstore.Location) bool {
+	return a.Scheme == b.Scheme && a.Account == b.Account && a.Bucket == b.Bucket
+}
+
+// checkOverlap fails when writing dst would overwrite or feed back into src.
+func checkOverlap(src, dst objstore.Location, recursive bool) error {
+	if !sameStore(src, dst) {
+		return nil
+	}
+	if !recursive {
+		key, err := chunk.NewMapping(src.Key, dst.Key, false).Dest(src.Key)
+		if err == nil && key == src.Key {
+			return fmt.Errorf("destination %s is the same object as the source %s: copying an object onto itself changes nothing; choose another destination", dst, src)
+		}
+		return nil
+	}
+	prefix := chunk.NewMapping(src.Key, dst.Key, true).ListPrefix()
+	folder := strings.TrimRight(dst.Key, "/")
+	// The destination folder (with one trailing "/") lies under the source
+	// folder, or is it: every object written there would also be listed as
+	// a source object. An empty prefix is the whole bucket.
+	if folder+"/" == prefix || folder == "" && prefix == "" {
+		return fmt.Errorf("destination %s is the same as the source %s: a transfer onto itself would copy its own output; choose a destination outside the source", dst, src)
+	}
+	if prefix == "" || strings.HasPrefix(folder+"/", prefix) {
+		return fmt.Errorf("destination %s is inside the source %s: the transfer would copy its own output; choose a destination outside the source folder", dst, src)
+	}
+	return nil
+}
+
+// sameDestination reports whether a and b receive the same objects under the
+// same keys.
+func sameDestination(src, a, b objstore.Location, recursive bool) bool {
+	if !sameStore(a, b) {
+		return false
+	}
+	if recursive {
+		return strings.TrimRight(a.Key, "/") == strings.TrimRight(b.Key, "/")
+	}
+	ka, erra := chunk.NewMapping(src.Key, a.Key, false).Dest(src.Key)
+	kb, errb := chunk.NewMapping(src.Key, b.Key, false).Dest(src.Key)
+	if erra != nil || errb != nil {
+		return a.Key == b.Key
+	}
+	return ka == kb
 }

@@ -189,7 +189,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		}
 		preview = &p
 	}
-	groups, err := client.Plan(ctx, src, dsts, gateways)
+	groups, err := client.Plan(ctx, src, dsts, f.recursive, gateways)
 	if err != nil {
 		return classify(err)
 	}

@@ -185,7 +185,7 @@ var defs = []keyDef{
 	{name: "multipart_min_threshold_mb", help: "objects larger than this many MB are split into parts",
 		i: func(c *Config) *int { return &c.MultipartMinThresholdMB }, min: 0, max: noMax},
 	{name: "multipart_chunk_size_mb", help: "size of one part in MB",
-		i: func(c *Config) *int { return &c.MultipartChunkSizeMB }, min: 1, max: 5120},
+		i: func(c *Config) *int { return &c.MultipartChunkSizeMB }, min: 1, max: 1024}, // a chunk is at most 1 GiB on the wire
 	{name: "multipart_max_chunks", help: "maximum parts per object (part size grows to stay under it)",
 		i: func(c *Config) *int { return &c.MultipartMaxChunks }, min: 1, max: 10000},
 	{name: "requester_pays", help: "access requester-pays buckets (the requester is billed)",

@@ -12,6 +12,7 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
+	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
 // Tuning of the client side of a transfer.
@@ -417,6 +418,9 @@ func (r *run) reuseUpload(js jobStores, i int, key string, size int64) *journalU
 // full: that is the backpressure that keeps listings from running ahead).
 func (r *run) startObject(ji int, js jobStores, it item) error {
 	ranges := chunk.Split(it.obj.Size, r.params)
+	if ranges[0].Length > wire.MaxChunk {
+		return fmt.Errorf("%s is %d bytes: a single chunk carries at most %d; turn multipart on (--multipart, or multipart_enabled true) with multipart_chunk_size_mb ≤ %d", it.obj.Key, it.obj.Size, int64(wire.MaxChunk), wire.MaxChunk>>20)
+	}
 	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, destsLeft: len(it.dstKeys), dstIndex: map[*objDest]int{}}
 	for i, key := range it.dstKeys {
 		od := &objDest{group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
+	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
 // Defaults for a program that leaves them unset.
@@ -222,8 +223,20 @@ func (g *Gateway) recordError(format string, args ...any) {
 // install opens the program's stores and starts its operators. A gateway
 // runs one program for its whole life.
 func (g *Gateway) install(p Program) error {
+	// Validate everything before the program is committed: a rejected
+	// program must leave the gateway free to take a good one.
 	if p.NumConnections <= 0 {
 		return fmt.Errorf("program: num_connections must be ≥ 1, got %d", p.NumConnections)
+	}
+	for region, hops := range p.Routes {
+		if len(hops) == 0 {
+			return fmt.Errorf("program: route to %s has no next hop", region)
+		}
+	}
+	if p.TLS {
+		if _, _, err := tlsConfigs(g.boot.TLSCert, g.boot.TLSKey); err != nil {
+			return fmt.Errorf("program: %w", err)
+		}
 	}
 	if p.Readers <= 0 {
 		p.Readers = defaultReaders
@@ -262,9 +275,6 @@ func (g *Gateway) installOnce(p Program) error {
 	g.corrupt.Store(int64(p.Test.CorruptFrames))
 	g.sendQ = map[string]chan *outFrame{}
 	for region, hops := range p.Routes {
-		if len(hops) == 0 {
-			return fmt.Errorf("program: route to %s has no next hop", region)
-		}
 		q := make(chan *outFrame, p.NumConnections)
 		g.sendQ[region] = q
 		for _, addr := range hops {
@@ -304,8 +314,8 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 		return 0, errors.New("this gateway has no source store: chunk requests go to source gateways")
 	}
 	for i, r := range reqs {
-		if len(r.Dests) == 0 || r.Length < 0 {
-			return i, fmt.Errorf("chunk %s: no destination or negative length", r.ID)
+		if len(r.Dests) == 0 || r.Length < 0 || r.Length > wire.MaxChunk {
+			return i, fmt.Errorf("chunk %s: no destination, or length %d outside [0, %d]", r.ID, r.Length, int64(wire.MaxChunk))
 		}
 		for _, d := range r.Dests {
 			if _, ok := g.sendQ[d.Region]; !ok {

@@ -115,7 +115,10 @@ const (
 	// probeSize bounds the allocation for a payload whose
 	// (unauthenticated) length says it is larger: the buffer grows only as
 	// bytes actually arrive.
-	probeSize   = 1 << 20
+	probeSize = 1 << 20
+	// directAlloc: a payload up to this size is allocated whole once its
+	// first probeSize bytes have arrived (a default 64 MiB part fits).
+	directAlloc = 65 << 20
 	readBufSize = 64 << 10
 	directMin   = 64 << 10
 )
@@ -594,10 +597,11 @@ func (r *Receiver) next() (*Frame, int64, error) {
 }
 
 // readPayload reads an n-byte payload into a pooled buffer, HeaderSize bytes
-// in, and returns the buffer and the payload within it. A payload over
-// probeSize is first read into a small probe buffer, so a header that lies
-// about its length on a short stream costs no large allocation; a real one
-// costs one extra copy of probeSize bytes.
+// in, and returns the buffer and the payload within it. A header may lie
+// about its length, so memory is committed only as bytes arrive: a payload
+// over probeSize is first read into a small probe buffer; past that, up to
+// directAlloc is allocated at once (every ordinary chunk: no copy), and a
+// larger one grows in directAlloc steps, costing copies only for huge frames.
 func (r *Receiver) readPayload(n int) (buf, payload []byte, err error) {
 	if n > probeSize {
 		if r.probe == nil {
@@ -607,16 +611,27 @@ func (r *Receiver) readPayload(n int) (buf, payload []byte, err error) {
 			return nil, nil, err
 		}
 	}
-	buf = bufpool.Get(HeaderSize + n + TagSize)
-	payload = buf[HeaderSize : HeaderSize+n]
-	rest := payload
+	size := func(have int) int { return HeaderSize + min(n, have) + TagSize }
+	have := min(n, directAlloc)
+	buf = bufpool.Get(size(have))
+	got := 0
 	if n > probeSize {
-		copy(payload, r.probe)
-		rest = payload[probeSize:]
+		got = copy(buf[HeaderSize:], r.probe)
 	}
-	if _, err := io.ReadFull(r.r, rest); err != nil {
+	for {
+		k, err := io.ReadFull(r.r, buf[HeaderSize+got:HeaderSize+have])
+		got += k
+		if err != nil {
+			bufpool.Put(buf)
+			return nil, nil, err
+		}
+		if have == n {
+			return buf, buf[HeaderSize : HeaderSize+n], nil
+		}
+		have = min(n, have+directAlloc)
+		bigger := bufpool.Get(size(have))
+		copy(bigger[HeaderSize:], buf[HeaderSize:HeaderSize+got])
 		bufpool.Put(buf)
-		return nil, nil, err
+		buf = bigger
 	}
-	return buf, payload, nil
 }

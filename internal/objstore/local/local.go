@@ -420,11 +420,23 @@ func (s *Store) walk(ctx context.Context, dirKey string, want func(key string, i
 				continue
 			}
 			fi, err := os.Stat(filepath.Join(dir, name))
-			if err != nil || !fi.Mode().IsRegular() {
-				continue // broken link, link to a directory (no loops), or a device
+			switch {
+			case err != nil && !internal:
+				// Skipping it would lose data without a word.
+				visit("", "", nil, fmt.Errorf("local: %s is a dangling symbolic link (%w): remove it or fix its target", filepath.Join(dir, name), objstore.ErrNotFound))
+				return false
+			case err != nil, fi.IsDir():
+				continue // a link to a directory is not followed (loops)
+			case !fi.Mode().IsRegular() && !internal:
+				visit("", "", nil, fmt.Errorf("local: %s links to a %s, not a file: skyplane copies regular files only; move it out of the tree", filepath.Join(dir, name), fi.Mode().Type()))
+				return false
 			}
 		default:
-			continue // sockets, devices, pipes
+			if isInternal || internal {
+				continue
+			}
+			visit("", "", nil, fmt.Errorf("local: %s is a %s, not a file: skyplane copies regular files only; move it out of the tree", filepath.Join(dir, name), typ))
+			return false
 		}
 		if internal && !isDir && !isInternal || !internal && isInternal {
 			continue
