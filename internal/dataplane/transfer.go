@@ -17,7 +17,8 @@ import (
 
 // Tuning of the client side of a transfer.
 const (
-	maxAttempts     = 5   // per chunk, then the transfer fails naming it
+	maxAttempts     = 5   // failures of a chunk itself (store errors), then the transfer fails naming it
+	maxResends      = 50  // losses on the way (timeouts, resets, lost gateways): a bad link, not a bad chunk
 	dispatchBatch   = 256 // chunk requests per POST
 	pollWait        = 2 * time.Second
 	maxPollFailures = 10 // consecutive failed polls before a gateway counts as lost
@@ -85,6 +86,9 @@ type chunkState struct {
 	src   string
 	hops  map[string]string
 	since time.Time
+	// failures counts attempts the chunk failed itself; resends, attempts
+	// lost in transport. Each has its own limit.
+	failures, resends int
 }
 
 // jobStores are the opened stores of one job.
@@ -601,7 +605,7 @@ func (r *run) posted(gw string, reqs []chunk.Request) {
 	if r.lost[gw] {
 		for _, req := range reqs {
 			if cs := r.chunks[req.ID]; cs != nil && cs.src == gw {
-				r.retryLocked(cs, "gateway "+gw+" lost", false)
+				r.retryLocked(cs, "gateway "+gw+" lost", false, true)
 			}
 		}
 	}
@@ -703,7 +707,7 @@ func (r *run) handle(e gateway.Event) {
 			r.fail(fmt.Errorf("transfer of %s failed on gateway %s: %s", cs.obj.srcKey, e.Gateway, e.Err))
 			return
 		}
-		r.retryLocked(cs, fmt.Sprintf("gateway %s: %s", e.Gateway, e.Err), true)
+		r.retryLocked(cs, fmt.Sprintf("gateway %s: %s", e.Gateway, e.Err), true, e.Transport)
 	case gateway.StateSent:
 		if e.Attempt == cs.req.Attempt && cs.pending[e.Region] {
 			if cs.hops == nil {
@@ -715,10 +719,15 @@ func (r *run) handle(e gateway.Event) {
 }
 
 // retryLocked sends a chunk's pending destinations again, after a backoff
-// when the failure was the chunk's own (later, when its gateway was lost).
-// A chunk out of attempts fails the transfer, naming the last reason.
-func (r *run) retryLocked(cs *chunkState, reason string, backoff bool) {
-	if cs.req.Attempt+1 >= maxAttempts {
+// for a reported failure (at once for a timeout or a lost gateway). A chunk
+// out of attempts of either kind fails the transfer, naming the last reason.
+func (r *run) retryLocked(cs *chunkState, reason string, backoff, transport bool) {
+	if transport {
+		cs.resends++
+	} else {
+		cs.failures++
+	}
+	if cs.failures >= maxAttempts || cs.resends >= maxResends {
 		r.fail(fmt.Errorf("transfer of %s failed after %d attempts: %s", cs.obj.srcKey, cs.req.Attempt+1, reason))
 		return
 	}
@@ -768,7 +777,7 @@ func (r *run) gatewayLost(c *gateway.Client, err error) {
 			on = on || cs.pending[region] && r.d.hopOwner[hop] == c.ID
 		}
 		if on {
-			r.retryLocked(cs, "gateway "+c.ID+" lost", false)
+			r.retryLocked(cs, "gateway "+c.ID+" lost", false, true)
 		}
 	}
 }
@@ -788,7 +797,7 @@ func (r *run) sweep(timeout time.Duration) {
 		now := time.Now()
 		for _, cs := range r.chunks {
 			if !cs.since.IsZero() && now.Sub(cs.since) > timeout {
-				r.retryLocked(cs, fmt.Sprintf("not done after %s", timeout), false)
+				r.retryLocked(cs, fmt.Sprintf("not done after %s", timeout), false, true)
 			}
 		}
 		r.mu.Unlock()

@@ -188,7 +188,7 @@ func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
 		n, err := s.Send(of.frame)
 		if err != nil {
 			g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateFailed, Region: region,
-				Err: fmt.Sprintf("send to %s: %v", conn.RemoteAddr(), err), Retryable: true})
+				Err: fmt.Sprintf("send to %s: %v", conn.RemoteAddr(), err), Retryable: true, Transport: true})
 			of.done()
 			return
 		}

@@ -92,8 +92,12 @@ type Event struct {
 	Bytes     int64    `json:"bytes,omitempty"`
 	Err       string   `json:"error,omitempty"`
 	Retryable bool     `json:"retryable,omitempty"`
-	Hop       string   `json:"hop,omitempty"` // next hop's data address (sent events)
-	Gateway   string   `json:"gateway"`
+	// Transport: the chunk was lost with its connection, not refused for
+	// what it is (a damaged frame counts as a failure: five in a row is a
+	// problem worth stopping for).
+	Transport bool   `json:"transport,omitempty"`
+	Hop       string `json:"hop,omitempty"` // next hop's data address (sent events)
+	Gateway   string `json:"gateway"`
 }
 
 // Stats are a gateway's counters.
