@@ -2,8 +2,9 @@
 # Installs (pinned) and runs the real object-store servers the tests use, on
 # 127.0.0.1 with free ports:
 #   S3    versitygw         (posix backend)
-#   GCS   fake-gcs-server   (filesystem backend)
+#   GCS   fake-gcs-server   (memory backend)
 #   Azure Azurite           (blob service, disk mode)
+#   faults toxiproxy        (TCP fault injection: SKYPLANE_TEST_TOXIPROXY is its API)
 #
 #   scripts/test-servers.sh install   # binaries into $SKYPLANE_TOOLS_DIR (default .tools/)
 #   scripts/test-servers.sh start     # install if needed, start, wait until ready,
@@ -14,6 +15,7 @@ set -euo pipefail
 VERSITYGW_VERSION=v1.8.0
 FAKE_GCS_VERSION=v1.56.1
 AZURITE_VERSION=3.37.0
+TOXIPROXY_VERSION=v2.5.0
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${SKYPLANE_TOOLS_DIR:-$root/.tools}
@@ -33,6 +35,16 @@ install() {
     log "installing fake-gcs-server $FAKE_GCS_VERSION"
     GOBIN=$bin go install "github.com/fsouza/fake-gcs-server@$FAKE_GCS_VERSION"
     echo "$FAKE_GCS_VERSION" > "$bin/.fake-gcs-server"
+  fi
+  if [ ! -x "$bin/toxiproxy-server" ] || [ "$(cat "$bin/.toxiproxy-server" 2>/dev/null)" != "$TOXIPROXY_VERSION" ]; then
+    log "installing toxiproxy $TOXIPROXY_VERSION"
+    # The command is named "server": build it into a scratch dir and rename it.
+    local gobin
+    gobin=$(mktemp -d)
+    GOBIN=$gobin go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+    mv "$gobin/server" "$bin/toxiproxy-server"
+    rmdir "$gobin"
+    echo "$TOXIPROXY_VERSION" > "$bin/.toxiproxy-server"
   fi
   if [ ! -x "$tools/node_modules/.bin/azurite-blob" ] || [ "$(cat "$tools/.azurite" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
     command -v npm >/dev/null || { log "npm is required for Azurite (apt-get install -y npm)"; exit 1; }
@@ -57,8 +69,8 @@ wait_port() { # name port
 start() {
   install
   stop_servers
-  local s3_port gcs_port az_port
-  s3_port=$(free_port); gcs_port=$(free_port); az_port=$(free_port)
+  local s3_port gcs_port az_port tox_port
+  s3_port=$(free_port); gcs_port=$(free_port); az_port=$(free_port); tox_port=$(free_port)
   mkdir -p "$run/s3" "$run/gcs" "$run/azure"
   local key=skyplanetest secret=skyplanetestsecret
 
@@ -77,9 +89,14 @@ start() {
     --skipApiVersionCheck --disableTelemetry --silent >"$run/azurite.log" 2>&1 &
   echo $! > "$run/azurite.pid"
 
+  # Proxies are created by the tests (through the HTTP API) on 127.0.0.1:0.
+  "$bin/toxiproxy-server" -host 127.0.0.1 -port "$tox_port" >"$run/toxiproxy.log" 2>&1 &
+  echo $! > "$run/toxiproxy.pid"
+
   wait_port versitygw "$s3_port"
   wait_port fake-gcs-server "$gcs_port"
   wait_port azurite "$az_port"
+  wait_port toxiproxy "$tox_port"
 
   # Azurite's well-known development account.
   local az_key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
@@ -91,12 +108,13 @@ export SKYPLANE_TEST_S3_SECRET_KEY=$secret
 export SKYPLANE_TEST_S3_DATA_DIR=$run/s3
 export SKYPLANE_TEST_GCS_HOST=127.0.0.1:$gcs_port
 export SKYPLANE_TEST_AZURE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$az_key;BlobEndpoint=http://127.0.0.1:$az_port/devstoreaccount1;'
+export SKYPLANE_TEST_TOXIPROXY=http://127.0.0.1:$tox_port
 ENV
-  log "S3 on :$s3_port, GCS on :$gcs_port, Azure on :$az_port; env in $tools/servers.env"
+  log "S3 on :$s3_port, GCS on :$gcs_port, Azure on :$az_port, toxiproxy on :$tox_port; env in $tools/servers.env"
 }
 
 stop_servers() {
-  for name in versitygw fake-gcs-server azurite; do
+  for name in versitygw fake-gcs-server azurite toxiproxy; do
     if [ -f "$run/$name.pid" ]; then
       kill "$(cat "$run/$name.pid")" 2>/dev/null || true
       rm -f "$run/$name.pid"

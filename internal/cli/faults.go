@@ -1,5 +1,119 @@
 package cli
 
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/dataplane"
+	"github.com/skyplane-project/skyplane-go/internal/faults"
+)
+
+// Fault-injection test hooks, from the environment:
+//
+//	SKYPLANE_TEST_TOXIPROXY         toxiproxy API, e.g. http://127.0.0.1:8474
+//	SKYPLANE_TEST_TOXICS            JSON list of toxics in toxiproxy's format, e.g.
+//	                                [{"type":"reset_peer","attributes":{"timeout":0},"toxicity":0.1}]
+//	SKYPLANE_TEST_TOXIPROXY_PREFIX  proxy name prefix (default "skyplane-"), so a
+//	                                test can find, alter and delete the proxies
+//
+// With both of the first two set, every gateway-to-gateway data link goes
+// through its own toxiproxy proxy (listening on 127.0.0.1, a free port)
+// carrying the toxics. toxiproxy keeps proxies after this process exits:
+// the test deletes them by prefix.
+const (
+	envToxiproxy       = "SKYPLANE_TEST_TOXIPROXY"
+	envToxics          = "SKYPLANE_TEST_TOXICS"
+	envToxiproxyPrefix = "SKYPLANE_TEST_TOXIPROXY_PREFIX"
+)
+
 // installFaultHooks wires fault-injection test hooks from the environment
 // (tests only; see the e2e fault tests). It runs before a transfer starts.
-func installFaultHooks() error { return nil }
+func installFaultHooks() error {
+	api, spec := os.Getenv(envToxiproxy), os.Getenv(envToxics)
+	if api == "" || spec == "" {
+		return nil
+	}
+	toxics, err := parseToxics(spec)
+	if err != nil {
+		return fmt.Errorf("%s: %w", envToxics, err)
+	}
+	prefix := os.Getenv(envToxiproxyPrefix)
+	if prefix == "" {
+		prefix = "skyplane-"
+	}
+	// A fresh token per process keeps names unique when several runs (a cp,
+	// then a sync) share a prefix.
+	prefix += strings.TrimPrefix(faults.RandomPrefix(), "skyplane-")
+	h := &toxicRoutes{client: faults.NewClient(api), prefix: prefix, toxics: toxics, proxies: map[[3]string]string{}}
+	dataplane.RouteHook = h.route
+	return nil
+}
+
+// parseToxics checks the list and names every unnamed toxic
+// "<type>_<stream>_<index>", so two toxics of one type and stream can coexist.
+func parseToxics(spec string) ([]json.RawMessage, error) {
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(spec), &list); err != nil {
+		return nil, fmt.Errorf("want a JSON list of toxiproxy toxics: %w", err)
+	}
+	out := make([]json.RawMessage, 0, len(list))
+	for i, t := range list {
+		typ, _ := t["type"].(string)
+		if typ == "" {
+			return nil, fmt.Errorf("toxic %d has no type", i)
+		}
+		if name, _ := t["name"].(string); name == "" {
+			stream, _ := t["stream"].(string)
+			if stream == "" {
+				stream = "downstream"
+			}
+			t["name"] = typ + "_" + stream + "_" + strconv.Itoa(i)
+		}
+		b, err := json.Marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// toxicRoutes creates one proxy per (from group, to group, address) and
+// reuses it if a program is installed again.
+type toxicRoutes struct {
+	client  *faults.Client
+	prefix  string
+	toxics  []json.RawMessage
+	mu      sync.Mutex
+	proxies map[[3]string]string // (from, to, addr) → proxy listen address
+}
+
+func (h *toxicRoutes) route(from, to, addr string) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	key := [3]string{from, to, addr}
+	if listen, ok := h.proxies[key]; ok {
+		return listen, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := faults.ProxyName(h.prefix, from, to, strconv.Itoa(len(h.proxies)))
+	p, err := h.client.CreateProxy(ctx, name, "127.0.0.1:0", addr)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range h.toxics {
+		if err := h.client.AddRawToxic(ctx, name, t); err != nil {
+			_ = h.client.DeleteProxy(ctx, name)
+			return "", err
+		}
+	}
+	h.proxies[key] = p.Listen
+	return p.Listen, nil
+}

@@ -20,9 +20,10 @@
 //
 // Retries: the SDK's standard retryer (exponential backoff with jitter, 5
 // attempts, no client-side retry quota; AWS_MAX_ATTEMPTS overrides the count)
-// retries throttling, 5xx and connection errors itself. What still fails
-// afterwards is returned wrapped in objstore.Retryable so callers can
-// reschedule the work.
+// retries throttling, 5xx and connection errors itself; each of those
+// retries is counted (objstore.CountRetry) so gateways report them. What
+// still fails afterwards is returned wrapped in objstore.Retryable so callers
+// can reschedule the work.
 //
 // Request bodies: Write and UploadPart take an io.Reader of exactly size
 // bytes. A *bytes.Reader (what gateways hand over) or any io.ReaderAt +
@@ -148,12 +149,12 @@ func open(ctx context.Context, loc objstore.Location, opts objstore.Options, tun
 				o.UsePathStyle = true
 			}
 			o.RetryMaxAttempts = 0
-			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			o.Retryer = countingRetryer{retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = retries
 				// Many parallel transfers: no client-side retry quota that
 				// would fail fast once exhausted; backoff + jitter remain.
 				so.RateLimiter = ratelimit.None
-			})
+			})}
 			if tune != nil {
 				tune(o)
 			}
@@ -174,6 +175,21 @@ func open(ctx context.Context, loc objstore.Location, opts objstore.Options, tun
 		}
 	}
 	return s, nil
+}
+
+// countingRetryer counts every retry the SDK makes: its retry middleware
+// asks for a retry token exactly once before each attempt after the first
+// (and only when the error is retryable and attempts remain). Wrappers the
+// SDK or tests add around it (per-operation max attempts, max backoff)
+// delegate GetRetryToken, so the count survives them.
+type countingRetryer struct{ aws.RetryerV2 }
+
+func (r countingRetryer) GetRetryToken(ctx context.Context, opErr error) (func(error) error, error) {
+	release, err := r.RetryerV2.GetRetryToken(ctx, opErr)
+	if err == nil {
+		objstore.CountRetry()
+	}
+	return release, err
 }
 
 // discoverRegion asks AWS where the bucket lives: HeadBucket answers with
