@@ -218,7 +218,7 @@ func TestFaultConnectionResets(t *testing.T) {
 		// about five cuts over 40 MiB. Files stay ≤ 1 MiB: a frame that
 		// starts near a connection's limit is cut, and one that needs more
 		// than is left on every connection it tries fails 5 times.
-		{"limit_data", `[{"type":"limit_data","stream":"upstream","attributes":{"bytes":8388608}}]`, []string{"limit_data"}, "4"},
+		{"limit_data", `[{"type":"limit_data","stream":"upstream","attributes":{"bytes":4194304}}]`, []string{"limit_data"}, "4"},
 		// Half the new connections are black holes reset after 50 ms (the
 		// good ones then stay). With 8 connections a fault is all but
 		// certain (a run without one: 0.5^8).

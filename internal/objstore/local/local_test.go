@@ -234,9 +234,6 @@ func TestSymlinks(t *testing.T) {
 	if err := os.Symlink(root, filepath.Join(root, "real/loop")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(root, "nowhere"), filepath.Join(root, "broken")); err != nil {
-		t.Fatal(err)
-	}
 	if got, want := listKeys(t, s, ""), []string{"link-file", "real/file"}; !slices.Equal(got, want) {
 		t.Errorf("List = %q, want %q", got, want)
 	}
@@ -256,6 +253,22 @@ func TestSymlinks(t *testing.T) {
 	// A prefix that names a symlinked directory is followed: the user asked for it.
 	if got := listKeys(t, s, "link-dir/"); !slices.Equal(got, []string{"link-dir/file"}) {
 		t.Errorf("List(link-dir/) = %q", got)
+	}
+	// A dangling link is an error naming it: skipping it would lose data
+	// without a word.
+	broken := filepath.Join(root, "broken")
+	if err := os.Symlink(filepath.Join(root, "nowhere"), broken); err != nil {
+		t.Fatal(err)
+	}
+	var listErr error
+	for _, err := range s.List(t.Context(), "") {
+		if err != nil {
+			listErr = err
+			break
+		}
+	}
+	if listErr == nil || !strings.Contains(listErr.Error(), broken) {
+		t.Errorf("listing a tree with a dangling link: err = %v, want one naming %s", listErr, broken)
 	}
 }
 
