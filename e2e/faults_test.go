@@ -414,7 +414,10 @@ func TestFaultStoreSlowDown(t *testing.T) {
 				r = s.runLimited(t, 3*time.Minute, "cp", "-r", "-y", "--json", join(bucket, "dir"), dst)
 				assertTreesEqual(t, filepath.Join(src, "dir"), dst)
 			}
-			doneEvent(t, r.stdout)
+			done := doneEvent(t, r.stdout)
+			if n := done["store_retries"].(float64); n <= 0 {
+				t.Errorf("the summary counts %v store retries, want > 0", n)
+			}
 			retries, statFiles := s.gatewayStats("", "store_retries")
 			t.Logf("proxy answered SlowDown to %d of %d requests; gateways (%d) retried %v store requests",
 				proxy.refused.Load(), proxy.requests.Load(), statFiles, retries)

@@ -181,6 +181,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	}
 	defer r.expected.close()
 	before := d.stats(context.WithoutCancel(ctx))
+	clientRetries := objstore.Retries() // the client's own store calls (listing, multipart) retry too
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -263,7 +264,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	res.Duration = time.Since(r.start)
 	res.Stats = d.stats(context.WithoutCancel(ctx))
 	res.WireBytes = wireDelta(d, before, res.Stats)
-	res.StoreRetries = storeRetriesDelta(before, res.Stats)
+	res.StoreRetries = storeRetriesDelta(before, res.Stats) + objstore.Retries() - clientRetries
 	return &res, nil
 }
 
