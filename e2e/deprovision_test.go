@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,27 +17,15 @@ func TestClientKilled(t *testing.T) {
 	src, dst := s.path("src"), s.path("dst")
 	writeRandomFile(t, filepath.Join(src, "big"), 32<<20)
 	s.config("multipart_min_threshold_mb", "4", "multipart_chunk_size_mb", "4", "num_connections", "2")
-	cmd := exec.Command(binary, "cp", "-r", "-y", "--json", src, dst)
-	cmd.Env = append(append([]string{}, s.env...), "SKYPLANE_TEST_FRAME_DELAY_MS=300")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		var ev map[string]any
-		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev["event"] == "progress" && ev["bytes_done"].(float64) > 0 {
-			break
-		}
+	w := s.watch([]string{"SKYPLANE_TEST_FRAME_DELAY_MS=300"}, "cp", "-r", "-y", "--json", src, dst)
+	if w.waitProgress(midway(1)) == 0 {
+		t.Fatal("never caught the transfer midway")
 	}
 	if n := len(gatewayPIDs(s.state)); n != 2 {
 		t.Fatalf("%d gateways running mid-transfer, want 2", n)
 	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	_ = w.cmd.Process.Kill()
+	_ = w.finish(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(gatewayPIDs(s.state)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestBadInput: each mistake gets a message naming the problem, a
@@ -86,62 +83,27 @@ func TestInterrupt(t *testing.T) {
 	writeFile(t, filepath.Join(src, "small"), []byte("small"))
 	s.config("multipart_min_threshold_mb", "4", "multipart_chunk_size_mb", "4", "num_connections", "2")
 
-	cmd := exec.Command(binary, "cp", "-r", "-y", "--json", src, dst)
-	cmd.Env = append(append([]string{}, s.env...), "SKYPLANE_TEST_FRAME_DELAY_MS=300")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	w := s.watch([]string{"SKYPLANE_TEST_FRAME_DELAY_MS=300"}, "cp", "-r", "-y", "--json", src, dst)
 	// Interrupt once some, but not all, bytes have landed.
-	sc := bufio.NewScanner(stdout)
-	interrupted := false
-	for sc.Scan() {
-		var ev map[string]any
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev["event"] != "progress" {
-			continue
-		}
-		done, total := ev["bytes_done"].(float64), ev["bytes_total"].(float64)
-		if done > 0 && done < total {
-			if len(gatewayPIDs(s.state)) == 0 {
-				t.Error("no gateway process found while the transfer runs")
-			}
-			_ = cmd.Process.Signal(syscall.SIGINT)
-			interrupted = true
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	if !interrupted {
+	if w.waitProgress(midway(1)) == 0 {
 		t.Fatal("transfer never reported partial progress")
 	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err = <-waitErr:
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("skyplane did not exit after SIGINT")
+	if len(gatewayPIDs(s.state)) == 0 {
+		t.Error("no gateway process found while the transfer runs")
 	}
+	_ = w.cmd.Process.Signal(syscall.SIGINT)
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Errorf("exit %v, want 130\nstderr: %s", err, stderr.String())
+	if err := w.finish(t); !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit %v, want 130\nstderr: %s", err, w.stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "interrupted") {
-		t.Errorf("stderr does not say interrupted: %s", stderr.String())
+	if !strings.Contains(w.stderr.String(), "interrupted") {
+		t.Errorf("stderr does not say interrupted: %s", w.stderr.String())
 	}
 	if _, err := os.Stat(filepath.Join(dst, "big")); err == nil {
 		t.Error("the interrupted striped object is visible at the destination")
 	}
-	if !strings.Contains(stderr.String(), "resume") {
-		t.Errorf("the interruption message does not say how to resume: %s", stderr.String())
+	if !strings.Contains(w.stderr.String(), "resume") {
+		t.Errorf("the interruption message does not say how to resume: %s", w.stderr.String())
 	}
 	s.mustRun("cp", "-r", "-y", src, dst)
 	assertTreesEqual(t, src, dst)

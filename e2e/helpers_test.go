@@ -310,3 +310,75 @@ func sameContent(t *testing.T, a, b string) bool {
 		}
 	}
 }
+
+// watched is a running skyplane whose NDJSON events the test reads as they
+// arrive (start it with --json).
+type watched struct {
+	cmd    *exec.Cmd
+	sc     *bufio.Scanner
+	out    strings.Builder
+	stderr strings.Builder
+}
+
+// watch runs skyplane in the background with extraEnv added.
+func (s *sandbox) watch(extraEnv []string, args ...string) *watched {
+	s.t.Helper()
+	w := &watched{cmd: exec.Command(binary, args...)}
+	w.cmd.Env = append(append([]string{}, s.env...), extraEnv...)
+	w.cmd.Stderr = &w.stderr
+	stdout, err := w.cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	w.sc = bufio.NewScanner(stdout)
+	w.sc.Buffer(make([]byte, 1<<20), 1<<20)
+	return w
+}
+
+// waitProgress reads events until a progress event satisfies pred and
+// returns its bytes done, or 0 if the run ended first.
+func (w *watched) waitProgress(pred func(done, total float64) bool) float64 {
+	for w.sc.Scan() {
+		w.out.WriteString(w.sc.Text() + "\n")
+		var ev map[string]any
+		if json.Unmarshal(w.sc.Bytes(), &ev) != nil || ev["event"] != "progress" {
+			continue
+		}
+		done, total := ev["bytes_done"].(float64), ev["bytes_total"].(float64)
+		if pred(done, total) {
+			return done
+		}
+	}
+	return 0
+}
+
+// midway: some bytes landed, and less than frac of them.
+func midway(frac float64) func(done, total float64) bool {
+	return func(done, total float64) bool { return done > 0 && total > 0 && done < frac*total }
+}
+
+// past: at least frac of the bytes landed, not all.
+func past(frac float64) func(done, total float64) bool {
+	return func(done, total float64) bool { return total > 0 && done >= frac*total && done < total }
+}
+
+// finish reads the rest of the output and waits for the exit (bounded).
+func (w *watched) finish(t *testing.T) error {
+	t.Helper()
+	for w.sc.Scan() {
+		w.out.WriteString(w.sc.Text() + "\n")
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(2 * time.Minute):
+		_ = w.cmd.Process.Kill()
+		t.Fatal("skyplane did not exit")
+		return nil
+	}
+}

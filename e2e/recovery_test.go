@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -39,41 +36,18 @@ func TestGatewayKilled(t *testing.T) {
 			writeRandomFile(t, filepath.Join(src, "striped"), 24<<20)
 			s.config("multipart_min_threshold_mb", "4", "multipart_chunk_size_mb", "4", "num_connections", "2")
 
-			cmd := exec.Command(binary, "cp", "-r", "-y", "--json", "-n", "2", src, dst)
-			cmd.Env = append(append([]string{}, s.env...), "SKYPLANE_TEST_FRAME_DELAY_MS=150")
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(stdout)
-			var out strings.Builder
-			killed := false
-			for sc.Scan() {
-				out.WriteString(sc.Text() + "\n")
-				var ev map[string]any
-				if killed || json.Unmarshal(sc.Bytes(), &ev) != nil || ev["event"] != "progress" {
-					continue
-				}
-				if done := ev["bytes_done"].(float64); done > 0 && done < ev["bytes_total"].(float64)/2 {
-					if err := syscall.Kill(gatewayPID(t, s, victim), syscall.SIGKILL); err != nil {
-						t.Fatal(err)
-					}
-					killed = true
-				}
-			}
-			if err := cmd.Wait(); err != nil {
-				t.Fatalf("transfer failed after killing %s: %v\n%s", victim, err, stderr.String())
-			}
-			if !killed {
+			w := s.watch([]string{"SKYPLANE_TEST_FRAME_DELAY_MS=150"}, "cp", "-r", "-y", "--json", "-n", "2", src, dst)
+			if w.waitProgress(midway(0.5)) == 0 {
 				t.Fatal("never caught the transfer midway")
 			}
+			if err := syscall.Kill(gatewayPID(t, s, victim), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.finish(t); err != nil {
+				t.Fatalf("transfer failed after killing %s: %v\n%s", victim, err, w.stderr.String())
+			}
 			assertTreesEqual(t, src, dst)
-			done := doneEvent(t, out.String())
+			done := doneEvent(t, w.out.String())
 			if lost := done["gateways_lost"].(float64); lost != 1 {
 				t.Errorf("summary reports %v gateways lost, want 1", lost)
 			}

@@ -1,11 +1,8 @@
 package e2e
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,34 +13,12 @@ import (
 // by then.
 func startAndStop(t *testing.T, s *sandbox, sig os.Signal, frac float64, args ...string) float64 {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"cp", "-r", "-y", "--json"}, args...)...)
-	cmd.Env = append(append([]string{}, s.env...), "SKYPLANE_TEST_FRAME_DELAY_MS=150")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	w := s.watch([]string{"SKYPLANE_TEST_FRAME_DELAY_MS=150"}, append([]string{"cp", "-r", "-y", "--json"}, args...)...)
+	landed := w.waitProgress(past(frac))
+	if landed > 0 {
+		_ = w.cmd.Process.Signal(sig)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	landed := 0.0
-	for sc.Scan() {
-		var ev map[string]any
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev["event"] != "progress" {
-			continue
-		}
-		done, total := ev["bytes_done"].(float64), ev["bytes_total"].(float64)
-		if total > 0 && done >= frac*total && done < total {
-			landed = done
-			_ = cmd.Process.Signal(sig)
-			break
-		}
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	_ = cmd.Wait()
+	_ = w.finish(t)
 	if landed == 0 {
 		t.Fatal("never caught the transfer midway")
 	}
