@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,9 +21,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	bin := filepath.Join(dir, "skyplane")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/skyplane").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build skyplane: %v\n%s", err, out)
+	bin, err := testbin.Build(dir, false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Setenv("SKYPLANE_GATEWAY_BIN", bin)

@@ -8,6 +8,7 @@ package bench
 import (
 	"crypto/rand"
 	"fmt"
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 	"io"
 	"os"
 	"os/exec"
@@ -33,10 +34,7 @@ func skyplaneBinary(b *testing.B) string {
 			buildErr = err
 			return
 		}
-		binary = filepath.Join(dir, "skyplane")
-		if out, err := exec.Command("go", "build", "-o", binary, "../cmd/skyplane").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
+		binary, buildErr = testbin.Build(dir, false)
 	})
 	if buildErr != nil {
 		b.Fatal(buildErr)

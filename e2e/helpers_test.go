@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 	"io"
 	"io/fs"
 	"os"
@@ -28,15 +29,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "skyplane")
-	args := []string{"build", "-o", binary}
-	if os.Getenv("SKYPLANE_E2E_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "../cmd/skyplane")...)
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build skyplane:", err)
+	if binary, err = testbin.Build(dir, os.Getenv("SKYPLANE_E2E_RACE") == "1"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

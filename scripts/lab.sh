@@ -65,17 +65,8 @@ install() {
   fi
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() { # name port
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "$1 did not start listening on 127.0.0.1:$2; its log:"; cat "$run/$1.log" >&2; return 1
-}
+# shellcheck source=scripts/ports.sh
+. "$root/scripts/ports.sh"
 
 tox() { # method path [json]
   curl -fsS -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$tox_api$2" >/dev/null

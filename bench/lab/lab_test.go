@@ -24,6 +24,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 	"io"
 	"os"
 	"os/exec"
@@ -197,10 +198,7 @@ func skyplaneBinary(b *testing.B) string {
 			buildErr = err
 			return
 		}
-		skyBin = filepath.Join(dir, "skyplane")
-		if out, err := exec.Command("go", "build", "-o", skyBin, "../../cmd/skyplane").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-		}
+		skyBin, buildErr = testbin.Build(dir, false)
 	})
 	if buildErr != nil {
 		b.Fatal(buildErr)

@@ -2,7 +2,7 @@ package local
 
 import (
 	"context"
-	"os/exec"
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,9 +13,9 @@ import (
 // buildSkyplane builds the real binary the provider runs.
 func buildSkyplane(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "skyplane")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/skyplane").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := testbin.Build(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

@@ -553,7 +553,7 @@ func TestMultipartEdgeCases(t *testing.T) {
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("ListMultipartUploads(lu/) = %+v, %v; want %+v", got, err, want)
 		}
-		for _, o := range mustList(t, s, "") {
+		for _, o := range objstoretest.List(t, s, "") {
 			if strings.HasPrefix(o.Key, "lu") || reserved(o.Key) {
 				t.Errorf("List(\"\") shows %q", o.Key)
 			}
@@ -565,18 +565,6 @@ func TestMultipartEdgeCases(t *testing.T) {
 			t.Errorf("InitiateMultipart(1000-byte key) = %v, want ErrNotSupported", err)
 		}
 	})
-}
-
-func mustList(t *testing.T, s objstore.Store, prefix string) []objstore.Object {
-	t.Helper()
-	var objs []objstore.Object
-	for o, err := range s.List(t.Context(), prefix) {
-		if err != nil {
-			t.Fatalf("List(%q): %v", prefix, err)
-		}
-		objs = append(objs, o)
-	}
-	return objs
 }
 
 // --- reserved names, listing ---
@@ -613,7 +601,7 @@ func TestReservedPrefix(t *testing.T) {
 			}
 		}
 		var got []string
-		for _, o := range mustList(t, s, prefix) {
+		for _, o := range objstoretest.List(t, s, prefix) {
 			got = append(got, o.Key)
 		}
 		if !slices.Equal(got, want) {
@@ -621,7 +609,7 @@ func TestReservedPrefix(t *testing.T) {
 		}
 	}
 	for _, prefix := range []string{reservedPrefix, uploadsPrefix, partsPrefix} {
-		if got := mustList(t, s, prefix); len(got) != 0 {
+		if got := objstoretest.List(t, s, prefix); len(got) != 0 {
 			t.Errorf("List(%q) = %+v, want nothing", prefix, got)
 		}
 	}
@@ -644,7 +632,7 @@ func TestListPagingAndEarlyStop(t *testing.T) {
 	}
 	rec.take(func(string) bool { return false })
 	var got []string
-	for _, o := range mustList(t, s, "pg/") {
+	for _, o := range objstoretest.List(t, s, "pg/") {
 		got = append(got, o.Key)
 	}
 	if !slices.Equal(got, want) {

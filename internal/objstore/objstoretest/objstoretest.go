@@ -122,7 +122,8 @@ func read(t testing.TB, s objstore.Store, key string, off, n int64) []byte {
 	return b
 }
 
-func list(t *testing.T, s objstore.Store, prefix string) []objstore.Object {
+// List lists a prefix in full, failing the test on any error.
+func List(t testing.TB, s objstore.Store, prefix string) []objstore.Object {
 	t.Helper()
 	var objs []objstore.Object
 	for o, err := range s.List(t.Context(), prefix) {
@@ -144,7 +145,7 @@ func keys(objs []objstore.Object) []string {
 
 func wantKeys(t *testing.T, s objstore.Store, prefix string, want []string) {
 	t.Helper()
-	got := keys(list(t, s, prefix))
+	got := keys(List(t, s, prefix))
 	if !slices.Equal(got, want) {
 		t.Errorf("List(%q) = %q, want %q", prefix, got, want)
 	}
@@ -199,7 +200,7 @@ func testWriteHeadRead(t *testing.T, s objstore.Store) {
 		t.Errorf("Head(%q).ModTime is zero", key)
 	}
 	wantContent(t, s, key, data)
-	objs := list(t, s, "rw/")
+	objs := List(t, s, "rw/")
 	if len(objs) != 1 || objs[0].Key != key || objs[0].Size != int64(len(data)) {
 		t.Errorf("List(rw/) = %+v, want just %q (%d bytes)", objs, key, len(data))
 	}
@@ -229,7 +230,7 @@ func testZeroByte(t *testing.T, s objstore.Store) {
 	if got := read(t, s, key, 0, -1); len(got) != 0 {
 		t.Errorf("Read(%q) returned %d bytes, want 0", key, len(got))
 	}
-	objs := list(t, s, "zero/")
+	objs := List(t, s, "zero/")
 	if len(objs) != 1 || objs[0].Key != key || objs[0].Size != 0 {
 		t.Errorf("List(zero/) = %+v, want just %q with size 0", objs, key)
 	}
@@ -321,7 +322,7 @@ func testListManyKeys(t *testing.T, s objstore.Store) {
 
 	want := slices.Clone(ks)
 	sort.Strings(want)
-	objs := list(t, s, "list/")
+	objs := List(t, s, "list/")
 	got := keys(objs)
 	for i := 1; i < len(got); i++ {
 		if got[i-1] >= got[i] {
@@ -392,7 +393,7 @@ func testListEarlyStop(t *testing.T, s objstore.Store) {
 	if n != 3 {
 		t.Fatalf("List(stop/) yielded %d objects before break, want 3", n)
 	}
-	if got := len(list(t, s, "stop/")); got != 20 {
+	if got := len(List(t, s, "stop/")); got != 20 {
 		t.Errorf("List(stop/) after an early stop returned %d objects, want 20", got)
 	}
 }
@@ -568,7 +569,7 @@ func testMultipartIncomplete(t *testing.T, s objstore.Store) {
 	upload(t, s, key, id, &parts[0])
 	wantNotFound(t, s, key)
 	wantKeys(t, s, "incomplete/", nil)
-	for _, k := range keys(list(t, s, "")) { // nor in a whole-bucket listing
+	for _, k := range keys(List(t, s, "")) { // nor in a whole-bucket listing
 		if strings.HasPrefix(k, "incomplete") {
 			t.Errorf("List(\"\") shows %q while its multipart upload is incomplete", k)
 		}

@@ -1,0 +1,25 @@
+// Package testbin builds the skyplane binary for tests and benchmarks that
+// run it as users do (gateway processes, the CLI end to end).
+package testbin
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+)
+
+// Build compiles cmd/skyplane into dir (by import path, so it works from any
+// package of the module) and returns the binary's path. With race it is
+// built with the race detector.
+func Build(dir string, race bool) (string, error) {
+	bin := filepath.Join(dir, "skyplane")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, "github.com/skyplane-project/skyplane-go/cmd/skyplane")...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("build skyplane: %v\n%s", err, out)
+	}
+	return bin, nil
+}
