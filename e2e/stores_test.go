@@ -74,22 +74,40 @@ func localBackend(s *sandbox) backend {
 // skyplane at it (endpoint in config, credentials in the environment).
 func s3Backend(t *testing.T, s *sandbox) backend {
 	endpoint := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ENDPOINT")
+	s.config("s3_endpoint", endpoint)
+	return s3BackendOn(t, s, "s3", endpoint, "us-east-1", nil)
+}
+
+// s3bBackend talks to the second S3 test server (another region); each
+// bucket it creates is named in the sandbox's s3_bucket_endpoints.
+func s3bBackend(t *testing.T, s *sandbox) backend {
+	endpoint := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3B_ENDPOINT")
+	var pairs []string
+	return s3BackendOn(t, s, "s3b", endpoint, "us-west-2", func(bucket string) {
+		pairs = append(pairs, bucket+"="+endpoint)
+		s.config("s3_bucket_endpoints", strings.Join(pairs, ","))
+	})
+}
+
+func s3BackendOn(t *testing.T, s *sandbox, name, endpoint, region string, created func(bucket string)) backend {
 	key := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ACCESS_KEY")
 	secret := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_SECRET_KEY")
 	s.env = append(s.env, "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
-	s.config("s3_endpoint", endpoint)
 	client := s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Region: region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""),
 	})
 	ctx := context.Background()
 	bucketOf := func(u string) string { return strings.TrimPrefix(u, "s3://") }
 	return backend{
-		name: "s3",
+		name: name,
 		bucket: func(t *testing.T) string {
 			name := randomName("sky-")
 			if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 				t.Fatalf("create bucket: %v", err)
+			}
+			if created != nil {
+				created(name)
 			}
 			return "s3://" + name
 		},

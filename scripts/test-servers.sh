@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (pinned) and runs the real object-store servers the tests use, on
 # 127.0.0.1 with free ports:
-#   S3    versitygw         (posix backend)
+#   S3    versitygw         (posix backend; a second one "in us-west-2" for
+#                           copies between two S3 servers)
 #   GCS   fake-gcs-server   (memory backend)
 #   Azure Azurite           (blob service, disk mode)
 #   faults toxiproxy        (TCP fault injection: SKYPLANE_TEST_TOXIPROXY is its API)
@@ -60,14 +61,19 @@ install() {
 start() {
   install
   stop_servers
-  local s3_port gcs_port az_port tox_port
-  s3_port=$(free_port); gcs_port=$(free_port); az_port=$(free_port); tox_port=$(free_port)
-  mkdir -p "$run/s3" "$run/gcs" "$run/azure"
+  local s3_port s3b_port gcs_port az_port tox_port
+  s3_port=$(free_port); s3b_port=$(free_port); gcs_port=$(free_port); az_port=$(free_port); tox_port=$(free_port)
+  mkdir -p "$run/s3" "$run/s3b" "$run/gcs" "$run/azure"
   local key=skyplanetest secret=skyplanetestsecret
 
   "$bin/versitygw" --port "127.0.0.1:$s3_port" --access "$key" --secret "$secret" \
     posix "$run/s3" >"$run/versitygw.log" 2>&1 &
   echo $! > "$run/versitygw.pid"
+  # A second S3 server in another region: copies between two S3-compatible
+  # servers (s3_bucket_endpoints).
+  "$bin/versitygw" --port "127.0.0.1:$s3b_port" --access "$key" --secret "$secret" --region us-west-2 \
+    posix "$run/s3b" >"$run/versitygw-b.log" 2>&1 &
+  echo $! > "$run/versitygw-b.pid"
 
   # Memory backend: the filesystem one silently drops folder-marker objects
   # ("dir/") and cannot hold "a" beside "a/b", which real GCS can.
@@ -85,6 +91,7 @@ start() {
   echo $! > "$run/toxiproxy.pid"
 
   wait_port versitygw "$s3_port"
+  wait_port versitygw-b "$s3b_port"
   wait_port fake-gcs-server "$gcs_port"
   wait_port azurite "$az_port"
   wait_port toxiproxy "$tox_port"
@@ -97,22 +104,23 @@ export SKYPLANE_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
 export SKYPLANE_TEST_S3_ACCESS_KEY=$key
 export SKYPLANE_TEST_S3_SECRET_KEY=$secret
 export SKYPLANE_TEST_S3_DATA_DIR=$run/s3
+export SKYPLANE_TEST_S3B_ENDPOINT=http://127.0.0.1:$s3b_port
 export SKYPLANE_TEST_GCS_HOST=127.0.0.1:$gcs_port
 export SKYPLANE_TEST_AZURE_CONNECTION_STRING='DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$az_key;BlobEndpoint=http://127.0.0.1:$az_port/devstoreaccount1;'
 export SKYPLANE_TEST_TOXIPROXY=http://127.0.0.1:$tox_port
 ENV
-  log "S3 on :$s3_port, GCS on :$gcs_port, Azure on :$az_port, toxiproxy on :$tox_port; env in $tools/servers.env"
+  log "S3 on :$s3_port (and :$s3b_port, us-west-2), GCS on :$gcs_port, Azure on :$az_port, toxiproxy on :$tox_port; env in $tools/servers.env"
 }
 
 stop_servers() {
-  for name in versitygw fake-gcs-server azurite toxiproxy; do
+  for name in versitygw versitygw-b fake-gcs-server azurite toxiproxy; do
     if [ -f "$run/$name.pid" ]; then
       kill "$(cat "$run/$name.pid")" 2>/dev/null || true
       rm -f "$run/$name.pid"
     fi
   done
   sleep 0.2
-  rm -rf "$run/s3" "$run/gcs" "$run/azure" "$tools/servers.env"
+  rm -rf "$run/s3" "$run/s3b" "$run/gcs" "$run/azure" "$tools/servers.env"
 }
 
 case "${1:-}" in

@@ -57,7 +57,7 @@ func abortUpload(ctx context.Context, cfg config.Config, u dataplane.JournalUplo
 	}
 	opts := objstore.Options{RequesterPays: cfg.RequesterPays}
 	if loc.Scheme == objstore.SchemeS3 {
-		opts.Endpoint = cfg.S3Endpoint
+		opts.Endpoint = cfg.S3EndpointFor(loc.Bucket)
 	}
 	st, err := objstore.Open(ctx, loc, opts)
 	if err != nil {

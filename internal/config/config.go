@@ -49,6 +49,10 @@ type Config struct {
 	// S3Endpoint (key s3_endpoint) is the endpoint URL for S3-compatible
 	// stores; "" means the AWS default.
 	S3Endpoint string
+	// S3BucketEndpoints (key s3_bucket_endpoints) names buckets that live on
+	// another S3-compatible server than s3_endpoint: "bucket=URL[,bucket=URL]".
+	// It is what lets one copy read one server and write another.
+	S3BucketEndpoints string
 	// GatewayBinary (key gateway_binary) is the path of the skyplane binary
 	// that local gateways run; "" means auto (the running executable).
 	GatewayBinary string
@@ -150,6 +154,8 @@ func (d *keyDef) stringAllowed() string {
 	switch d.name {
 	case "s3_endpoint", "usage_stats_endpoint":
 		return `an http:// or https:// URL with a host, or "" for none`
+	case "s3_bucket_endpoints":
+		return `comma-separated bucket=URL pairs (http:// or https:// URLs), or "" for none`
 	case "gcp_service_account_name":
 		return "6 to 30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen"
 	case "gateway_binary":
@@ -218,6 +224,8 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.GCPDefaultRegion }, check: checkName},
 	{name: "s3_endpoint", help: `endpoint URL for S3-compatible stores ("" = AWS)`,
 		s: func(c *Config) *string { return &c.S3Endpoint }, check: checkOptionalURL},
+	{name: "s3_bucket_endpoints", help: `per-bucket S3 endpoints overriding s3_endpoint: "bucket=URL,..."`,
+		s: func(c *Config) *string { return &c.S3BucketEndpoints }, check: checkBucketEndpoints},
 	{name: "gateway_binary", help: `path of the skyplane binary local gateways run ("" = this binary)`,
 		s: func(c *Config) *string { return &c.GatewayBinary }},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
@@ -402,6 +410,49 @@ func checkOptionalURL(v string) error {
 		return errors.New("has no host")
 	}
 	return nil
+}
+
+func checkBucketEndpoints(v string) error {
+	_, err := parseBucketEndpoints(v)
+	return err
+}
+
+// parseBucketEndpoints reads "bucket=URL,bucket=URL"; a bucket named twice
+// is an error rather than a silent last-one-wins.
+func parseBucketEndpoints(v string) (map[string]string, error) {
+	out := map[string]string{}
+	if strings.TrimSpace(v) == "" {
+		return out, nil
+	}
+	for _, pair := range strings.Split(v, ",") {
+		bucket, u, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		bucket, u = strings.TrimSpace(bucket), strings.TrimSpace(u)
+		if !ok || bucket == "" || u == "" {
+			return nil, fmt.Errorf("entry %q is not bucket=URL", pair)
+		}
+		if strings.ContainsAny(bucket, "/ ") {
+			return nil, fmt.Errorf("entry %q: %q is not a bucket name", pair, bucket)
+		}
+		if err := checkOptionalURL(u); err != nil {
+			return nil, fmt.Errorf("entry %q: the URL %w", pair, err)
+		}
+		if _, dup := out[bucket]; dup {
+			return nil, fmt.Errorf("bucket %q is named twice", bucket)
+		}
+		out[bucket] = u
+	}
+	return out, nil
+}
+
+// S3EndpointFor is the endpoint of an S3 bucket: its s3_bucket_endpoints
+// entry, else s3_endpoint ("" = AWS). Validate has checked the syntax.
+func (c Config) S3EndpointFor(bucket string) string {
+	if m, err := parseBucketEndpoints(c.S3BucketEndpoints); err == nil {
+		if u, ok := m[bucket]; ok {
+			return u
+		}
+	}
+	return c.S3Endpoint
 }
 
 // set parses value and, if valid, stores it in c.

@@ -42,6 +42,7 @@ var briefDefaults = map[string]string{
 	"gcp_use_spot_instances":     "false",
 	"gcp_default_region":         "us-central1-a",
 	"s3_endpoint":                "",
+	"s3_bucket_endpoints":        "",
 	"gateway_binary":             "",
 	"usage_stats_endpoint":       "",
 }
@@ -56,7 +57,7 @@ var briefTypes = map[string]string{
 	"aws_default_region": "string", "azure_instance_class": "string", "azure_use_spot_instances": "bool",
 	"azure_default_region": "string", "gcp_instance_class": "string", "gcp_use_premium_network": "bool",
 	"gcp_service_account_name": "string", "gcp_use_spot_instances": "bool", "gcp_default_region": "string",
-	"s3_endpoint": "string", "gateway_binary": "string", "usage_stats_endpoint": "string",
+	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string",
 }
 
 func TestDefaultsMatchBrief(t *testing.T) {
@@ -146,6 +147,8 @@ func sampleValue(key, typ, def string) string {
 		return "https://minio.example.com:9000"
 	case "usage_stats_endpoint":
 		return "http://stats.example.com/v1/usage"
+	case "s3_bucket_endpoints":
+		return "logs=http://127.0.0.1:9000,archive=https://r2.example.com"
 	case "gateway_binary":
 		return "/opt/skyplane/bin/skyplane"
 	case "gcp_service_account_name":
@@ -273,6 +276,11 @@ func TestSetBadValues(t *testing.T) {
 		{"s3_endpoint", "https://:9000", []string{"s3_endpoint", "no host"}},
 		{"s3_endpoint", "http://exa mple.com", []string{"s3_endpoint"}},
 		{"usage_stats_endpoint", "stats.example.com/x", []string{"usage_stats_endpoint", "http"}},
+		{"s3_bucket_endpoints", "data", []string{"s3_bucket_endpoints", `"data"`, "bucket=URL"}},
+		{"s3_bucket_endpoints", "=http://a:1", []string{"s3_bucket_endpoints", "bucket=URL"}},
+		{"s3_bucket_endpoints", "data=minio:9000", []string{"s3_bucket_endpoints", "http"}},
+		{"s3_bucket_endpoints", "a/b=http://a:1", []string{"s3_bucket_endpoints", "not a bucket name"}},
+		{"s3_bucket_endpoints", "a=http://x:1,a=http://y:2", []string{"s3_bucket_endpoints", "named twice"}},
 		{"gateway_binary", "/bin/sky\nplane", []string{"gateway_binary", "control character"}},
 	}
 	for _, tt := range tests {
@@ -311,6 +319,8 @@ func TestSetGoodEdgeValues(t *testing.T) {
 		{"s3_endpoint", ""}, {"s3_endpoint", "http://127.0.0.1:9000"}, {"s3_endpoint", "https://s3.example.com/prefix"},
 		{"s3_endpoint", "http://[::1]:9000"}, {"usage_stats_endpoint", ""}, {"gateway_binary", ""},
 		{"gateway_binary", "/path with space/skyplane"},
+		{"s3_bucket_endpoints", ""}, {"s3_bucket_endpoints", "logs=http://127.0.0.1:9000"},
+		{"s3_bucket_endpoints", "a=http://127.0.0.1:9000, b=https://r2.example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt[0]+"="+tt[1], func(t *testing.T) {
@@ -682,5 +692,25 @@ func TestSuggestDistance(t *testing.T) {
 		if got := editDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+func TestS3EndpointFor(t *testing.T) {
+	c := Default()
+	c.S3Endpoint = "http://default:9000"
+	c.S3BucketEndpoints = "west=http://west:9000, east=https://east.example.com"
+	for _, tt := range []struct{ bucket, want string }{
+		{"west", "http://west:9000"},
+		{"east", "https://east.example.com"},
+		{"other", "http://default:9000"},
+		{"", "http://default:9000"},
+	} {
+		if got := c.S3EndpointFor(tt.bucket); got != tt.want {
+			t.Errorf("S3EndpointFor(%q) = %q, want %q", tt.bucket, got, tt.want)
+		}
+	}
+	c.S3Endpoint = ""
+	if got := c.S3EndpointFor("other"); got != "" {
+		t.Errorf("no s3_endpoint: S3EndpointFor(other) = %q, want AWS (\"\")", got)
 	}
 }

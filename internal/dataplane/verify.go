@@ -205,7 +205,7 @@ func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objst
 func storeRef(loc objstore.Location, cfg config.Config) chunk.Store {
 	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
 	if loc.Scheme == objstore.SchemeS3 {
-		ref.Endpoint = cfg.S3Endpoint
+		ref.Endpoint = cfg.S3EndpointFor(loc.Bucket)
 	}
 	return ref
 }

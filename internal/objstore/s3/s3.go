@@ -7,11 +7,13 @@
 // Endpoint: Options.Endpoint (config key s3_endpoint, or --endpoint) when set,
 // else whatever the SDK's standard AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL
 // variables (or the profile's endpoint_url) give. A custom endpoint means an
-// S3-compatible store: requests use path-style addressing and are signed for
-// AWS_REGION / AWS_DEFAULT_REGION / the profile's region, default us-east-1.
-// Without a custom endpoint (real AWS), Open discovers the bucket's region
-// (HeadBucket's x-amz-bucket-region, else GetBucketLocation) and talks to
-// that region directly, so buckets outside the configured region work.
+// S3-compatible store: requests use path-style addressing. Open discovers
+// the bucket's region (HeadBucket's x-amz-bucket-region; on AWS else
+// GetBucketLocation) and signs for it, so buckets outside the configured
+// region work, on AWS and on S3-compatible servers with a region of their
+// own; when nothing tells, requests are signed for AWS_REGION /
+// AWS_DEFAULT_REGION / the profile's region, default us-east-1. Per-bucket
+// endpoints come from the config key s3_bucket_endpoints.
 //
 // Checksums: the SDK's default flexible checksums (CRC32/CRC64 trailers,
 // response validation) are turned off (WhenRequired): the caller's MD5 is
@@ -94,9 +96,9 @@ var (
 	_ objstore.Locator = (*Store)(nil)
 )
 
-// Open opens the bucket of loc (its key is ignored). It makes no request
-// when a custom endpoint is in use; for AWS it asks for the bucket's region
-// (a failure there is not fatal: BucketExists and the other calls report it).
+// Open opens the bucket of loc (its key is ignored) and asks for the
+// bucket's region, so requests are signed for it (a failure there is not
+// fatal: BucketExists and the other calls report it).
 func Open(ctx context.Context, loc objstore.Location, opts objstore.Options) (objstore.Store, error) {
 	return open(ctx, loc, opts, nil)
 }
@@ -161,13 +163,14 @@ func open(ctx context.Context, loc objstore.Location, opts objstore.Options, tun
 		})
 	}
 	s.client = newClient(cfg.Region)
-	if be := s.client.Options().BaseEndpoint; be != nil {
-		s.endpoint = *be
-		s.tls = strings.HasPrefix(strings.ToLower(*be), "https://")
-		return s, nil
+	custom := s.client.Options().BaseEndpoint != nil
+	if custom {
+		s.endpoint = *s.client.Options().BaseEndpoint
+		s.tls = strings.HasPrefix(strings.ToLower(s.endpoint), "https://")
+	} else {
+		s.tls = true
 	}
-	s.tls = true
-	if region := s.discoverRegion(ctx); region != "" {
+	if region := s.discoverRegion(ctx, custom); region != "" {
 		s.regionFound = true
 		if region != s.region {
 			s.region = region
@@ -192,14 +195,22 @@ func (r countingRetryer) GetRetryToken(ctx context.Context, opErr error) (func(e
 	return release, err
 }
 
-// discoverRegion asks AWS where the bucket lives: HeadBucket answers with
+// discoverRegion asks where the bucket lives: HeadBucket answers with
 // x-amz-bucket-region even on a redirect or a denial; GetBucketLocation is
-// the fallback. "" when neither tells.
-func (s *Store) discoverRegion(ctx context.Context) string {
+// the fallback on AWS. "" when neither tells.
+//
+// S3-compatible servers in a region of their own (versitygw --region,
+// MinIO's site region) refuse requests signed for another region without
+// saying which one in a header; an anonymous HeadBucket is refused with the
+// header, so that is what a custom endpoint is asked.
+func (s *Store) discoverRegion(ctx context.Context, custom bool) string {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &s.bucket}, func(o *awss3.Options) {
 		o.RetryMaxAttempts = 1 // a 301 from the wrong region is an answer, not a failure
+		if custom {
+			o.Credentials = nil // unsigned: the SDK refuses to sign with aws.AnonymousCredentials
+		}
 	})
 	if err == nil && aws.ToString(out.BucketRegion) != "" {
 		return aws.ToString(out.BucketRegion)
@@ -207,7 +218,7 @@ func (s *Store) discoverRegion(ctx context.Context) string {
 	if r := responseHeader(err, "X-Amz-Bucket-Region"); r != "" {
 		return r
 	}
-	if status := httpStatus(err); status == 404 || errors.Is(err, context.Canceled) {
+	if status := httpStatus(err); custom || status == 404 || errors.Is(err, context.Canceled) {
 		return "" // no bucket (or given up): nothing to ask GetBucketLocation
 	}
 	loc, err := s.client.GetBucketLocation(ctx, &awss3.GetBucketLocationInput{Bucket: &s.bucket})
