@@ -1,19 +1,31 @@
 // Package lab measures skyplane against rclone, s5cmd and aws-cli across an
 // emulated WAN link (scripts/lab.sh), side by side in one run.
 //
+//	make bench          # quick mode (minutes): install, start the lab, run, stop
+//	make bench-full     # the issue's sizes: 1 GiB, 256 MiB of text, 10,000 objects, 1,000,000 keys
+//
+// or by hand:
+//
 //	scripts/lab.sh start && . .tools/lab.env
-//	go test -run xxx -bench WAN -benchtime 1x ./bench/lab/
+//	go test -run xxx -bench WAN -benchtime 1x -timeout 2h ./bench/lab/
 //	scripts/lab.sh stop
 //
-// or simply `make bench-quick`. It is a benchmark, not a test: without the
-// lab's environment (.tools/lab.env) it skips.
+// It is a benchmark, not a test: without the lab's environment
+// (.tools/lab.env) it skips. Workloads (sizes: quick / full):
+//
+//	large  incompressible objects of 64 MiB          (512 MiB / 1 GiB)
+//	text   English text from the machine's docs, 16 MiB objects (64 / 256 MiB)
+//	small  objects of 16 KiB                          (1,000 / 10,000)
+//	list   listing only: time to the first key, keys/s, peak RSS (50,000 / 1,000,000 keys)
 //
 // Environment (besides lab.env):
 //
-//	LAB_OBJECTS    objects in the large-object workload (default 4)
-//	LAB_OBJECT_MB  size of each, MiB (default 64)
+//	LAB_MODE       quick (default) or full
+//	LAB_WORKLOADS  comma-separated subset of large,text,small,list (default all)
+//	LAB_TOOLS      comma-separated subset of skyplane,rclone,s5cmd,aws-cli (default all)
 //	LAB_RUNS       runs per tool; the median is reported (default 3)
-//	LAB_TOOLS      comma-separated subset of tools to run (default all)
+//	LAB_LARGE_MB, LAB_TEXT_MB, LAB_SMALL_OBJECTS, LAB_LIST_KEYS   override the sizes
+//	LAB_EGRESS_USD_PER_GB  egress price for the cost column (default 0.02, AWS inter-region)
 //	LAB_RESULTS    results directory (default ../results, i.e. bench/results)
 package lab
 
@@ -24,8 +36,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"github.com/skyplane-project/skyplane-go/internal/testbin"
 	"io"
+	"io/fs"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,51 +53,67 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/skyplane-project/skyplane-go/internal/faults"
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 )
 
 const (
-	srcBucket    = "lab-src"    // on the source region's server
-	skyDstBucket = "lab-skydst" // skyplane's destination: on the SOURCE server (one s3_endpoint, see below)
-	dstBucket    = "lab-dst"    // peers' destination: on the destination region's server
-	prefix       = "large/"
+	srcBucket    = "lab-src"    // source region
+	dstBucket    = "lab-dst"    // destination region: the peers write here
+	skyDstBucket = "lab-skydst" // destination region: skyplane writes here
+	emptyBucket  = "lab-empty"  // destination region: skyplane's listing run compares against it
 	skyProxies   = "lab-sky-"
+	// keyMark starts every key's name: a listing's output lines that hold
+	// it are keys (the time to the first one is the listing's TTFB).
+	keyMark = "key-"
 )
 
-// Tuning of the peers: their documented knobs for big objects over a
-// high-latency link, sized to 32 connections across the WAN, like
-// skyplane's default num_connections (32 per gateway pair).
+// Tuning of the peers: their documented knobs, sized to 32 connections
+// across the WAN like skyplane's default num_connections (32 per gateway
+// pair). Big objects: parallel parts; small objects: parallel transfers.
 const (
-	rcloneTransfers  = 4
-	rcloneStreams    = 8
-	rcloneChunk      = "16M"
-	rcloneUploadConc = 8
-	s5Workers        = 32
-	s5Concurrency    = 8
-	s5PartMB         = 16
-	awsConcurrent    = 32
-	awsChunk         = "16MB"
-	skyConnections   = 32
-	peerFlows        = 32
+	skyConnections = 32
+	rcloneChunk    = "16M"
+	s5PartMB       = 16
+	awsChunk       = "16MB"
 )
 
 type lab struct {
 	key, secret       string
 	src, srcWAN, dst  string
+	srcNS, dstNS      string // endpoints reachable from the gateways' namespaces ("" = no netns)
+	srcRegion         string
+	dstRegion         string
 	toxiproxy, toxics string
 	rttMS, flowMbps   float64
-	bin               string
+	gatewayMbps       float64 // per-gateway egress cap (netns + htb); 0 = none
+	bin, srcData      string
+	quick             bool
 }
 
 func env(b *testing.B) lab {
 	l := lab{
 		key: os.Getenv("LAB_ACCESS_KEY"), secret: os.Getenv("LAB_SECRET_KEY"),
 		src: os.Getenv("LAB_SRC_ENDPOINT"), srcWAN: os.Getenv("LAB_SRC_WAN_ENDPOINT"), dst: os.Getenv("LAB_DST_ENDPOINT"),
+		srcRegion: os.Getenv("LAB_SRC_REGION"), dstRegion: os.Getenv("LAB_DST_REGION"),
 		toxiproxy: os.Getenv("LAB_TOXIPROXY"), toxics: os.Getenv("LAB_TOXICS"), bin: os.Getenv("LAB_BIN"),
+		srcData: os.Getenv("LAB_SRC_DATA_DIR"),
+		quick:   os.Getenv("LAB_MODE") != "full",
 	}
 	if os.Getenv("SKYPLANE_LAB") == "" || l.src == "" || l.srcWAN == "" || l.dst == "" || l.toxiproxy == "" {
-		b.Skip("WAN lab not running: `scripts/lab.sh start && . .tools/lab.env` first (or `make bench-quick`)")
+		b.Skip("WAN lab not running: `scripts/lab.sh start && . .tools/lab.env` first (or `make bench`)")
+	}
+	if l.srcRegion == "" {
+		l.srcRegion = "us-east-1"
+	}
+	if l.dstRegion == "" {
+		l.dstRegion = "us-east-1"
+	}
+	if os.Getenv("LAB_NETNS") == "1" {
+		l.srcNS, l.dstNS = os.Getenv("LAB_SRC_NS_ENDPOINT"), os.Getenv("LAB_DST_NS_ENDPOINT")
+		l.gatewayMbps, _ = strconv.ParseFloat(os.Getenv("LAB_GATEWAY_MBPS"), 64)
 	}
 	l.rttMS, _ = strconv.ParseFloat(os.Getenv("LAB_RTT_MS"), 64)
 	l.flowMbps, _ = strconv.ParseFloat(os.Getenv("LAB_FLOW_MBPS"), 64)
@@ -98,14 +127,22 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func (l lab) s3(endpoint string) *s3.Client {
+func selected(envName, name string) bool {
+	sel := os.Getenv(envName)
+	return sel == "" || slices.Contains(strings.Split(sel, ","), name)
+}
+
+func (l lab) s3(endpoint, region string) *s3.Client {
 	return s3.New(s3.Options{
-		Region:       "us-east-1",
+		Region:       region,
 		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(l.key, l.secret, ""),
 	})
 }
+
+func (l lab) srcClient() *s3.Client { return l.s3(l.src, l.srcRegion) }
+func (l lab) dstClient() *s3.Client { return l.s3(l.dst, l.dstRegion) }
 
 func mkBucket(b *testing.B, c *s3.Client, bucket string) {
 	_, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
@@ -114,8 +151,24 @@ func mkBucket(b *testing.B, c *s3.Client, bucket string) {
 	}
 }
 
-// emptyBucket deletes every object of a bucket.
-func emptyBucket(b *testing.B, c *s3.Client, bucket string) {
+// listAll returns key → size under prefix.
+func listAll(b *testing.B, c *s3.Client, bucket, prefix string) map[string]int64 {
+	got := map[string]int64{}
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			b.Fatalf("list %s/%s: %v", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			got[*o.Key] = *o.Size
+		}
+	}
+	return got
+}
+
+// clearBucket deletes every object of a bucket, a thousand per request.
+func clearBucket(b *testing.B, c *s3.Client, bucket string) {
 	ctx := context.Background()
 	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
 	for p.HasMorePages() {
@@ -123,66 +176,170 @@ func emptyBucket(b *testing.B, c *s3.Client, bucket string) {
 		if err != nil {
 			b.Fatalf("list %s: %v", bucket, err)
 		}
+		if len(page.Contents) == 0 {
+			continue
+		}
+		var ids []types.ObjectIdentifier
 		for _, o := range page.Contents {
-			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key}); err != nil {
-				b.Fatalf("delete %s/%s: %v", bucket, *o.Key, err)
-			}
+			ids = append(ids, types.ObjectIdentifier{Key: o.Key})
+		}
+		if _, err := c.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String(bucket), Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}}); err != nil {
+			b.Fatalf("delete from %s: %v", bucket, err)
 		}
 	}
 }
 
-// checkBucket verifies that a run delivered every object at its size.
-func checkBucket(b *testing.B, c *s3.Client, bucket string, want map[string]int64) {
-	got := map[string]int64{}
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			b.Fatalf("list %s: %v", bucket, err)
-		}
-		for _, o := range page.Contents {
-			got[*o.Key] = *o.Size
-		}
-	}
+// checkDelivered verifies that a run delivered every object at its size.
+func checkDelivered(b *testing.B, c *s3.Client, bucket string, want map[string]int64) {
+	got := listAll(b, c, bucket, "")
 	for k, n := range want {
 		if got[k] != n {
-			b.Fatalf("%s/%s: got %d bytes, want %d (have %d objects)", bucket, k, got[k], n, len(got))
+			b.Fatalf("%s/%s: got %d bytes, want %d (bucket holds %d objects, want %d)", bucket, k, got[k], n, len(got), len(want))
 		}
 	}
 }
 
-var (
-	uploadOnce sync.Once
-	uploaded   map[string]int64
-)
+// workload is one data set in the source bucket under its prefix.
+type workload struct {
+	name, kind, prefix string
+	objects            int
+	raw                int64
+	want               map[string]int64 // copy: what must arrive
+}
 
-// upload writes the workload to the source bucket once per process.
-func upload(b *testing.B, l lab, n int, size int64) map[string]int64 {
-	uploadOnce.Do(func() {
-		c := l.s3(l.src)
-		for _, bk := range []string{srcBucket, skyDstBucket} {
-			mkBucket(b, c, bk)
-		}
-		mkBucket(b, l.s3(l.dst), dstBucket)
-		uploaded = map[string]int64{}
-		buf := make([]byte, size)
-		for i := 0; i < n; i++ {
-			if _, err := io.ReadFull(rand.Reader, buf); err != nil {
-				b.Fatal(err)
+// putAll uploads n objects made by gen, 16 at a time.
+func putAll(b *testing.B, c *s3.Client, keys []string, gen func(i int) []byte) {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(keys))
+	sem := make(chan struct{}, 16)
+	for i, k := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			data := gen(i)
+			_, err := c.PutObject(context.Background(), &s3.PutObjectInput{
+				Bucket: aws.String(srcBucket), Key: aws.String(k), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
+			})
+			if err != nil {
+				errs <- fmt.Errorf("upload %s: %w", k, err)
 			}
-			key := fmt.Sprintf("%sblob%03d", prefix, i)
-			if _, err := c.PutObject(context.Background(), &s3.PutObjectInput{
-				Bucket: aws.String(srcBucket), Key: aws.String(key), Body: bytes.NewReader(buf), ContentLength: aws.Int64(size),
-			}); err != nil {
-				b.Fatalf("upload %s: %v", key, err)
-			}
-			uploaded[key] = size
-		}
-	})
-	if uploaded == nil {
-		b.Fatal("upload failed earlier")
+		}()
 	}
-	return uploaded
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// prepare puts a workload's objects in the source bucket unless a previous
+// benchmark in this lab already did (same keys, same sizes).
+func prepare(b *testing.B, l lab, name, kind, prefix string, n int, size int64, gen func(i int) []byte) workload {
+	c := l.srcClient()
+	w := workload{name: name, kind: kind, prefix: prefix, objects: n, raw: int64(n) * size, want: map[string]int64{}}
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s%s%07d", prefix, keyMark, i)
+		w.want[keys[i]] = size
+	}
+	have := listAll(b, c, srcBucket, prefix)
+	var missing []string
+	for _, k := range keys {
+		if have[k] != size {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		b.Logf("%s: uploading %d objects", name, len(missing))
+		index := map[string]int{}
+		for i, k := range keys {
+			index[k] = i
+		}
+		putAll(b, c, missing, func(i int) []byte { return gen(index[missing[i]]) })
+	}
+	return w
+}
+
+func randomBytes(n int64) []byte {
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, buf); err != nil {
+		panic(err)
+	}
+	return buf
+}
+
+// textCorpus gathers English text from the machine's documentation
+// (licenses, copyright files, READMEs); objects are made of its files in a
+// shuffled order, so each differs and LZ4 sees real prose, not repeats.
+func textCorpus(b *testing.B) [][]byte {
+	var files [][]byte
+	total := 0
+	for _, root := range []string{"/usr/share/common-licenses", "/usr/share/doc", "/usr/share/go/doc", "/usr/local/go/doc"} {
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || total > 64<<20 {
+				return nil
+			}
+			base := strings.ToLower(d.Name())
+			if !(base == "copyright" || strings.HasSuffix(base, ".txt") || strings.HasPrefix(base, "readme") || strings.HasSuffix(base, ".md") || strings.HasSuffix(base, ".html")) ||
+				strings.HasSuffix(base, ".gz") {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err == nil && len(data) > 0 && !bytes.Contains(data[:min(len(data), 512)], []byte{0}) {
+				files = append(files, data)
+				total += len(data)
+			}
+			return nil
+		})
+	}
+	if total < 1<<20 {
+		b.Fatalf("found only %d bytes of text under /usr/share: the text workload needs documentation files", total)
+	}
+	return files
+}
+
+func textObject(corpus [][]byte, seed int, size int64) []byte {
+	r := mrand.New(mrand.NewPCG(uint64(seed), 42))
+	out := make([]byte, 0, size)
+	for int64(len(out)) < size {
+		for _, i := range r.Perm(len(corpus)) {
+			out = append(out, corpus[i]...)
+			if int64(len(out)) >= size {
+				break
+			}
+		}
+	}
+	return out[:size]
+}
+
+// prepareList makes the listing workload: n empty keys. PUTting a million
+// objects through versitygw takes ~10 minutes, so when the source server's
+// posix directory is known they are created as files directly (what
+// versitygw itself would have written for an empty object, less the xattrs
+// it reads back as an empty ETag).
+func prepareList(b *testing.B, l lab, n int) workload {
+	prefix := fmt.Sprintf("list%d/", n)
+	w := workload{name: fmt.Sprintf("list-%d", n), kind: listKind, prefix: prefix, objects: n}
+	if l.srcData == "" {
+		return prepare(b, l, w.name, listKind, prefix, n, 0, func(int) []byte { return nil })
+	}
+	dir := filepath.Join(l.srcData, srcBucket, strings.TrimSuffix(prefix, "/"))
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) == n {
+		return w
+	}
+	b.Logf("%s: creating %d keys in %s", w.name, n, dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s%07d", keyMark, i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	return w
 }
 
 var (
@@ -206,17 +363,21 @@ func skyplaneBinary(b *testing.B) string {
 	return skyBin
 }
 
-// run is one timed command; peak RSS comes from /usr/bin/time -v when present
-// (the largest single process among the command and its waited-for children).
+// run is one timed command; peak RSS comes from /usr/bin/time -v (the
+// largest single process among the command and its waited-for children).
 type run struct {
-	d      time.Duration
-	rssMB  float64
-	stdout []byte
+	d, ttfb time.Duration
+	rssMB   float64
+	lines   int
+	stdout  []byte
 }
 
 var rssRE = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
 
-func timeCmd(b *testing.B, env []string, name string, args ...string) run {
+// timeCmd runs a command to completion. With firstKey set, stdout is
+// scanned as it arrives: ttfb is when the first line containing firstKey
+// showed up, lines how many such lines there were.
+func timeCmd(b *testing.B, env []string, firstKey string, name string, args ...string) run {
 	b.Helper()
 	var rssFile string
 	if _, err := os.Stat("/usr/bin/time"); err == nil {
@@ -232,15 +393,38 @@ func timeCmd(b *testing.B, env []string, name string, args ...string) run {
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var r run
 	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if firstKey != "" && bytes.Contains(line, []byte(firstKey)) {
+			if r.lines == 0 {
+				r.ttfb = time.Since(start)
+			}
+			r.lines++
+			continue
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	err = cmd.Wait()
+	r.d = time.Since(start)
 	if err != nil {
 		b.Fatalf("%s %v: %v\nstdout:\n%s\nstderr:\n%s", name, args, err, tail(out.Bytes()), tail(errb.Bytes()))
 	}
-	r := run{d: d, stdout: out.Bytes()}
+	r.stdout = out.Bytes()
 	if rssFile != "" {
 		if txt, err := os.ReadFile(rssFile); err == nil {
 			if m := rssRE.FindSubmatch(txt); m != nil {
@@ -259,215 +443,337 @@ func tail(b []byte) []byte {
 	return b
 }
 
-// tool is one contender: setup once, then each run copies the workload from
-// the source bucket to its destination and returns the timed run(s).
-type tool struct {
-	name     string
-	settings string
-	flows    int                             // connections crossing the WAN
-	bucket   string                          // destination bucket
-	dstURL   string                          // destination server
-	run      func(b *testing.B) (run, int64) // run and wire bytes (0: unknown)
-}
-
-type row struct {
-	Workload         string  `json:"workload"`
-	Tool             string  `json:"tool"`
-	Settings         string  `json:"settings"`
-	Runs             int     `json:"runs"`
-	MedianSeconds    float64 `json:"median_s"`
-	GoodputMBps      float64 `json:"goodput_mbps"`
-	RatioVsSkyplane  float64 `json:"ratio_vs_skyplane"`
-	LinkCapacityMbps float64 `json:"link_capacity_mbps"`
-	PctOfLink        float64 `json:"pct_of_link"`
-	WireBytes        int64   `json:"wire_bytes"`
-	RawBytes         int64   `json:"raw_bytes"`
-	Objects          int     `json:"objects"`
-	PeakRSSMB        float64 `json:"peak_rss_mb"`
-}
-
 func has(path string) bool { _, err := os.Stat(path); return err == nil }
 
-// BenchmarkWAN copies large random objects from the source region to the
-// destination region with every tool, alternating, LAB_RUNS times each, and
-// reports the medians. Run with -benchtime 1x: the runs are counted inside.
+// contender is one tool on one workload.
+type contender struct {
+	tool     string
+	settings string
+	capMbps  float64                         // aggregate link capacity it can use
+	bucket   string                          // copy: destination bucket (destination server)
+	run      func(b *testing.B) (run, int64) // the timed run and the wire bytes (0: unknown, i.e. raw)
+}
+
+// BenchmarkWAN runs every workload with every tool, alternating tools
+// within each round, LAB_RUNS rounds, and reports medians. Run it with
+// -benchtime 1x: the runs are counted inside.
 func BenchmarkWAN(b *testing.B) {
 	l := env(b)
-	nObj, objMB, runs := envInt("LAB_OBJECTS", 4), envInt("LAB_OBJECT_MB", 64), envInt("LAB_RUNS", 3)
-	size := int64(objMB) << 20
-	objects := upload(b, l, nObj, size)
-	raw := int64(nObj) * size
-	workload := fmt.Sprintf("large-%dx%dMiB", nObj, objMB)
+	runs := envInt("LAB_RUNS", 3)
+	quick := func(q, f int) int {
+		if l.quick {
+			return q
+		}
+		return f
+	}
+	src, dst := l.srcClient(), l.dstClient()
+	mkBucket(b, src, srcBucket)
+	for _, bk := range []string{dstBucket, skyDstBucket, emptyBucket} {
+		mkBucket(b, dst, bk)
+	}
+
+	var workloads []workload
+	if selected("LAB_WORKLOADS", "large") {
+		mb := envInt("LAB_LARGE_MB", quick(512, 1024))
+		n := max(1, mb/64)
+		workloads = append(workloads, prepare(b, l, fmt.Sprintf("large-%dx64MiB", n), "copy", fmt.Sprintf("large%d/", n), n, 64<<20,
+			func(int) []byte { return randomBytes(64 << 20) }))
+	}
+	if selected("LAB_WORKLOADS", "text") {
+		mb := envInt("LAB_TEXT_MB", quick(64, 256))
+		n := max(1, mb/16)
+		var corpus [][]byte
+		workloads = append(workloads, prepare(b, l, fmt.Sprintf("text-%dx16MiB", n), "copy", fmt.Sprintf("text%d/", n), n, 16<<20,
+			func(i int) []byte {
+				if corpus == nil {
+					corpus = textCorpus(b)
+				}
+				return textObject(corpus, i, 16<<20)
+			}))
+	}
+	if selected("LAB_WORKLOADS", "small") {
+		n := envInt("LAB_SMALL_OBJECTS", quick(1000, 10000))
+		workloads = append(workloads, prepare(b, l, fmt.Sprintf("small-%dx16KiB", n), "copy", fmt.Sprintf("small%d/", n), n, 16<<10,
+			func(int) []byte { return randomBytes(16 << 10) }))
+	}
+	if selected("LAB_WORKLOADS", "list") {
+		workloads = append(workloads, prepareList(b, l, envInt("LAB_LIST_KEYS", quick(50000, 1000000))))
+	}
+
+	meta := Meta{
+		Date: time.Now().UTC(), RTTms: l.rttMS, FlowMbps: l.flowMbps, GatewayMbps: l.gatewayMbps,
+		EgressUSDPerGB: 0.02, Quick: l.quick, Versions: versions(l), Settings: map[string]string{},
+	}
+	if p, err := strconv.ParseFloat(os.Getenv("LAB_EGRESS_USD_PER_GB"), 64); err == nil {
+		meta.EgressUSDPerGB = p
+	}
+	b.Logf("link: RTT %.0f ms, %.0f Mbit/s per connection, per-gateway cap %.0f Mbit/s (0 = none); %s mode, %d runs",
+		l.rttMS, l.flowMbps, l.gatewayMbps, map[bool]string{true: "quick", false: "full"}[l.quick], runs)
+
+	var rows []Row
+	b.ResetTimer()
+	for _, w := range workloads {
+		cs := contenders(b, l, w)
+		for _, c := range cs {
+			b.Logf("%-8s %-14s %s", w.name, c.tool, c.settings)
+		}
+		durs := make([][]time.Duration, len(cs))
+		ttfbs := make([][]time.Duration, len(cs))
+		rss := make([]float64, len(cs))
+		wire := make([]int64, len(cs))
+		for i := 0; i < runs; i++ {
+			for j, c := range cs {
+				if w.kind == "copy" {
+					clearBucket(b, dst, c.bucket)
+				}
+				r, wb := c.run(b)
+				if w.kind == "copy" {
+					checkDelivered(b, dst, c.bucket, w.want)
+				} else if r.lines != w.objects {
+					b.Fatalf("%s listed %d keys, want %d", c.tool, r.lines, w.objects)
+				}
+				durs[j] = append(durs[j], r.d)
+				ttfbs[j] = append(ttfbs[j], r.ttfb)
+				rss[j] = max(rss[j], r.rssMB)
+				if wb > 0 {
+					wire[j] = wb
+				}
+				b.Logf("run %d %-16s %-14s %6.2f s  %8.1f MB/s  %8.0f objects/s", i+1, w.name, c.tool, r.d.Seconds(),
+					float64(w.raw)/1e6/r.d.Seconds(), float64(w.objects)/r.d.Seconds())
+			}
+		}
+		for j, c := range cs {
+			med := median(durs[j])
+			row := Row{Workload: w.name, Kind: w.kind, Tool: c.tool, Settings: c.settings, Runs: runs,
+				MedianSeconds: med.Seconds(), LinkCapacityMbps: c.capMbps, RawBytes: w.raw, Objects: w.objects, PeakRSSMB: rss[j]}
+			if w.kind == "copy" {
+				row.WireBytes = wire[j]
+				if row.WireBytes == 0 {
+					row.WireBytes = w.raw // the peers send what they read
+				}
+				row.GoodputMBps = float64(w.raw) / 1e6 / med.Seconds()
+			} else {
+				row.TTFBSeconds = median(ttfbs[j]).Seconds()
+			}
+			rows = append(rows, row)
+			meta.Settings[c.tool] = c.settings
+		}
+	}
+	b.StopTimer()
+	cleanupProxies(b, l)
+
+	Finish(rows, meta)
+	dir := os.Getenv("LAB_RESULTS")
+	if dir == "" {
+		dir = filepath.Join("..", "results")
+	}
+	md, err := WriteReport(dir, meta, rows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Println()
+	fmt.Print(md)
+}
+
+// contenders sets up every selected tool for one workload.
+func contenders(b *testing.B, l lab, w workload) []contender {
 	tmp := b.TempDir()
-	awsCreds := []string{"AWS_ACCESS_KEY_ID=" + l.key, "AWS_SECRET_ACCESS_KEY=" + l.secret, "AWS_REGION=us-east-1",
-		"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true"}
+	awsCreds := []string{"AWS_ACCESS_KEY_ID=" + l.key, "AWS_SECRET_ACCESS_KEY=" + l.secret, "AWS_EC2_METADATA_DISABLED=true"}
+	small := strings.HasPrefix(w.name, "small")
+	var cs []contender
 
-	var tools []tool
-
-	// skyplane: its gateways are placed in the regions (source gateway reads
-	// the source server directly); every gateway-to-gateway connection crosses
-	// the WAN through its own toxiproxy proxy with the link's toxics.
-	//
-	// skyplane has ONE s3_endpoint for every S3 store, so it cannot copy
-	// between two S3 servers: its destination bucket lives on the source
-	// region's server (same versitygw binary, same machine as the peers' dst).
-	sky := skyplaneBinary(b)
-	for _, n := range []int{1, 2} {
-		home := filepath.Join(tmp, fmt.Sprintf("sky-n%d", n))
-		skyEnv := append(slices.Clone(awsCreds),
-			"SKYPLANE_CONFIG="+filepath.Join(home, "config"), "SKYPLANE_STATE_DIR="+filepath.Join(home, "state"),
-			"SKYPLANE_USAGE_STATS_ENABLED=0",
-			"SKYPLANE_TEST_TOXIPROXY="+l.toxiproxy, "SKYPLANE_TEST_TOXICS="+l.toxics, "SKYPLANE_TEST_TOXIPROXY_PREFIX="+skyProxies)
-		timeCmd(b, skyEnv, sky, "config", "set", "s3_endpoint", l.src)
-		n := n
-		tools = append(tools, tool{
-			name:     fmt.Sprintf("skyplane -n %d", n),
-			settings: fmt.Sprintf("default config, s3_endpoint=src, -n %d (%d connections per gateway pair)", n, skyConnections),
-			flows:    n * skyConnections, bucket: skyDstBucket, dstURL: l.src,
-			run: func(b *testing.B) (run, int64) {
-				os.RemoveAll(filepath.Join(home, "state"))
-				r := timeCmd(b, skyEnv, sky, "cp", "-r", "-y", "--json", "-n", strconv.Itoa(n),
-					"s3://"+srcBucket+"/"+prefix, "s3://"+skyDstBucket+"/"+prefix)
-				return r, wireBytes(r.stdout)
-			},
-		})
+	// skyplane: the client and its gateways sit in their regions (the source
+	// gateway reads the source server directly, the destination gateway
+	// writes the destination server); every gateway-to-gateway connection
+	// crosses the WAN through its own toxiproxy proxy with the link's
+	// toxics. With netns, each gateway is in its own namespace whose egress
+	// to the WAN is capped.
+	if selected("LAB_TOOLS", "skyplane") {
+		sky := skyplaneBinary(b)
+		srcEP, dstEP := l.src, l.dst
+		if l.srcNS != "" {
+			srcEP, dstEP = l.srcNS, l.dstNS
+		}
+		gateways := []int{1, 2}
+		if w.kind == listKind {
+			gateways = []int{1} // no gateways involved
+		}
+		for _, n := range gateways {
+			home := filepath.Join(tmp, fmt.Sprintf("sky-n%d", n))
+			skyEnv := append(slices.Clone(awsCreds), "AWS_REGION="+l.srcRegion,
+				"SKYPLANE_CONFIG="+filepath.Join(home, "config"), "SKYPLANE_STATE_DIR="+filepath.Join(home, "state"),
+				"SKYPLANE_USAGE_STATS_ENABLED=0", "SKYPLANE_GATEWAY_BIN="+sky,
+				"SKYPLANE_TEST_TOXIPROXY="+l.toxiproxy, "SKYPLANE_TEST_TOXICS="+l.toxics, "SKYPLANE_TEST_TOXIPROXY_PREFIX="+skyProxies)
+			if l.srcNS == "" {
+				skyEnv = append(skyEnv, "SKYPLANE_TEST_NETNS=") // gateways on 127.0.0.1
+			}
+			if w.kind == listKind {
+				// The client lists the source across the WAN, like the peers.
+				srcEP = l.srcWAN
+			}
+			timeCmd(b, skyEnv, "", sky, "config", "set", "s3_endpoint", srcEP)
+			timeCmd(b, skyEnv, "", sky, "config", "set", "s3_bucket_endpoints",
+				fmt.Sprintf("%s=%s,%s=%s", skyDstBucket, dstEP, emptyBucket, dstEP))
+			capMbps := float64(n*skyConnections) * l.flowMbps
+			if l.gatewayMbps > 0 {
+				capMbps = min(capMbps, float64(n)*l.gatewayMbps)
+			}
+			c := contender{
+				tool:     fmt.Sprintf("skyplane -n %d", n),
+				settings: fmt.Sprintf("default config, -n %d (%d connections per gateway pair)", n, skyConnections),
+				capMbps:  capMbps, bucket: skyDstBucket,
+			}
+			if w.kind == listKind {
+				c.tool, c.settings = "skyplane", "sync --dry-run against an empty bucket (the client's streamed listing)"
+				c.run = func(b *testing.B) (run, int64) {
+					return timeCmd(b, skyEnv, keyMark, sky, "sync", "--dry-run",
+						"s3://"+srcBucket+"/"+w.prefix, "s3://"+emptyBucket+"/"+w.prefix), 0
+				}
+			} else {
+				c.run = func(b *testing.B) (run, int64) {
+					os.RemoveAll(filepath.Join(home, "state"))
+					r := timeCmd(b, skyEnv, "", sky, "cp", "-r", "-y", "--json", "-n", strconv.Itoa(n),
+						"s3://"+srcBucket+"/"+w.prefix, "s3://"+skyDstBucket+"/"+w.prefix)
+					return r, wireBytes(r.stdout)
+				}
+			}
+			cs = append(cs, c)
+		}
 	}
 
-	bin := l.bin
-	want := func(name string) bool {
-		sel := os.Getenv("LAB_TOOLS")
-		return sel == "" || slices.Contains(strings.Split(sel, ","), name)
-	}
-
-	// rclone streams source → destination (no local disk).
-	if p := filepath.Join(bin, "rclone"); has(p) && want("rclone") {
+	// rclone streams source → destination (no local disk), placed in the
+	// destination region: it reads the source across the WAN.
+	if p := filepath.Join(l.bin, "rclone"); has(p) && selected("LAB_TOOLS", "rclone") {
 		rEnv := []string{}
-		for _, r := range []struct{ name, ep string }{{"SRC", l.srcWAN}, {"DST", l.dst}} {
+		for _, r := range []struct{ name, ep, region string }{{"SRC", l.srcWAN, l.srcRegion}, {"DST", l.dst, l.dstRegion}} {
 			rEnv = append(rEnv, "RCLONE_CONFIG_"+r.name+"_TYPE=s3", "RCLONE_CONFIG_"+r.name+"_PROVIDER=Other",
 				"RCLONE_CONFIG_"+r.name+"_ENDPOINT="+r.ep, "RCLONE_CONFIG_"+r.name+"_ACCESS_KEY_ID="+l.key,
-				"RCLONE_CONFIG_"+r.name+"_SECRET_ACCESS_KEY="+l.secret, "RCLONE_CONFIG_"+r.name+"_REGION=us-east-1",
+				"RCLONE_CONFIG_"+r.name+"_SECRET_ACCESS_KEY="+l.secret, "RCLONE_CONFIG_"+r.name+"_REGION="+r.region,
 				"RCLONE_CONFIG_"+r.name+"_FORCE_PATH_STYLE=true")
 		}
-		args := []string{"copy", "--config", "/dev/null", "--transfers", strconv.Itoa(rcloneTransfers),
-			"--multi-thread-streams", strconv.Itoa(rcloneStreams), "--multi-thread-cutoff", rcloneChunk,
-			"--s3-chunk-size", rcloneChunk, "--s3-upload-concurrency", strconv.Itoa(rcloneUploadConc),
-			"src:" + srcBucket + "/" + prefix, "dst:" + dstBucket + "/" + prefix}
-		tools = append(tools, tool{
-			name: "rclone", settings: "rclone " + strings.Join(args[3:len(args)-2], " "),
-			flows: rcloneTransfers * rcloneStreams, bucket: dstBucket, dstURL: l.dst,
-			run: func(b *testing.B) (run, int64) { return timeCmd(b, rEnv, p, args...), 0 },
+		var flags, paths []string
+		flows := 32
+		switch {
+		case w.kind == listKind:
+			flags, paths = []string{"lsf", "--files-only"}, []string{"src:" + srcBucket + "/" + w.prefix}
+			flows = 1
+		case small:
+			flags = []string{"copy", "--transfers", "32", "--checkers", "32", "--no-check-dest"}
+		default:
+			flags = []string{"copy", "--transfers", "4", "--multi-thread-streams", "8", "--multi-thread-cutoff", rcloneChunk,
+				"--s3-chunk-size", rcloneChunk, "--s3-upload-concurrency", "8"}
+		}
+		if paths == nil {
+			paths = []string{"src:" + srcBucket + "/" + w.prefix, "dst:" + dstBucket + "/" + w.prefix}
+		}
+		key := ""
+		if w.kind == listKind {
+			key = keyMark
+		}
+		args := append(append(slices.Clone(flags), "--config", "/dev/null"), paths...)
+		cs = append(cs, contender{
+			tool: "rclone", settings: "rclone " + strings.Join(flags, " "),
+			capMbps: float64(flows) * l.flowMbps, bucket: dstBucket,
+			run: func(b *testing.B) (run, int64) { return timeCmd(b, rEnv, key, p, args...), 0 },
 		})
-	} else {
-		b.Logf("rclone: skipped (not in %s or not selected)", bin)
 	}
 
 	// s5cmd and aws-cli take one endpoint per command: placed in the
 	// destination region they download across the WAN to local disk, then
 	// upload to the destination server (timed together).
 	stage := func(name string) string { return filepath.Join(tmp, "stage-"+name) }
-	if p := filepath.Join(bin, "s5cmd"); has(p) && want("s5cmd") {
-		common := []string{"--numworkers", strconv.Itoa(s5Workers)}
-		cpArgs := []string{"cp", "--concurrency", strconv.Itoa(s5Concurrency), "--part-size", strconv.Itoa(s5PartMB)}
-		tools = append(tools, tool{
-			name:     "s5cmd",
-			settings: fmt.Sprintf("s5cmd %s %s (download to disk, then upload)", strings.Join(common, " "), strings.Join(cpArgs, " ")),
-			flows:    s5Workers, bucket: dstBucket, dstURL: l.dst,
-			run: func(b *testing.B) (run, int64) {
+	srcEnv := append(slices.Clone(awsCreds), "AWS_REGION="+l.srcRegion, "AWS_DEFAULT_REGION="+l.srcRegion)
+	dstEnv := append(slices.Clone(awsCreds), "AWS_REGION="+l.dstRegion, "AWS_DEFAULT_REGION="+l.dstRegion)
+	if p := filepath.Join(l.bin, "s5cmd"); has(p) && selected("LAB_TOOLS", "s5cmd") {
+		common := []string{"--numworkers", "32"}
+		cpArgs := []string{"cp", "--concurrency", "8", "--part-size", strconv.Itoa(s5PartMB)}
+		if small {
+			common = []string{"--numworkers", "256"} // s5cmd's default: one request per object
+			cpArgs = []string{"cp"}
+		}
+		c := contender{tool: "s5cmd", capMbps: 32 * l.flowMbps, bucket: dstBucket}
+		if w.kind == listKind {
+			c.settings, c.capMbps = "s5cmd ls", l.flowMbps
+			c.run = func(b *testing.B) (run, int64) {
+				return timeCmd(b, srcEnv, keyMark, p, "--endpoint-url", l.srcWAN, "ls", "s3://"+srcBucket+"/"+w.prefix+"*"), 0
+			}
+		} else {
+			c.settings = fmt.Sprintf("s5cmd %s %s (download to disk, then upload)", strings.Join(common, " "), strings.Join(cpArgs, " "))
+			c.run = func(b *testing.B) (run, int64) {
 				dir := stage("s5cmd")
 				os.RemoveAll(dir)
 				defer os.RemoveAll(dir)
-				a := append(append(append([]string{"--endpoint-url", l.srcWAN}, common...), cpArgs...), "s3://"+srcBucket+"/"+prefix+"*", dir+"/")
-				r1 := timeCmd(b, awsCreds, p, a...)
-				a = append(append(append([]string{"--endpoint-url", l.dst}, common...), cpArgs...), dir+"/", "s3://"+dstBucket+"/"+prefix)
-				r2 := timeCmd(b, awsCreds, p, a...)
+				a := append(append(append([]string{"--endpoint-url", l.srcWAN}, common...), cpArgs...), "s3://"+srcBucket+"/"+w.prefix+"*", dir+"/")
+				r1 := timeCmd(b, srcEnv, "", p, a...)
+				a = append(append(append([]string{"--endpoint-url", l.dst}, common...), cpArgs...), dir+"/", "s3://"+dstBucket+"/"+w.prefix)
+				r2 := timeCmd(b, dstEnv, "", p, a...)
 				return run{d: r1.d + r2.d, rssMB: max(r1.rssMB, r2.rssMB)}, 0
-			},
-		})
-	} else {
-		b.Logf("s5cmd: skipped (not in %s or not selected)", bin)
+			}
+		}
+		cs = append(cs, c)
 	}
 
-	if has("/usr/bin/aws") && want("aws-cli") {
+	if has("/usr/bin/aws") && selected("LAB_TOOLS", "aws-cli") {
+		conc := 32
+		if small {
+			conc = 64
+		}
 		cfg := filepath.Join(tmp, "aws-config")
-		cfgText := fmt.Sprintf("[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = %d\n  multipart_threshold = %s\n  multipart_chunksize = %s\n  max_queue_size = 1000\n", awsConcurrent, awsChunk, awsChunk)
+		cfgText := fmt.Sprintf("[default]\ns3 =\n  max_concurrent_requests = %d\n  multipart_threshold = %s\n  multipart_chunksize = %s\n  max_queue_size = 10000\n", conc, awsChunk, awsChunk)
 		if err := os.WriteFile(cfg, []byte(cfgText), 0o644); err != nil {
 			b.Fatal(err)
 		}
-		aEnv := append(slices.Clone(awsCreds), "AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
-		tools = append(tools, tool{
-			name:     "aws-cli",
-			settings: fmt.Sprintf("aws s3 cp --recursive, max_concurrent_requests=%d multipart_chunksize=%s (download to disk, then upload)", awsConcurrent, awsChunk),
-			flows:    awsConcurrent, bucket: dstBucket, dstURL: l.dst,
-			run: func(b *testing.B) (run, int64) {
+		files := []string{"AWS_CONFIG_FILE=" + cfg, "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+		aSrc, aDst := append(slices.Clone(srcEnv), files...), append(slices.Clone(dstEnv), files...)
+		c := contender{tool: "aws-cli", capMbps: float64(conc) * l.flowMbps, bucket: dstBucket}
+		if w.kind == listKind {
+			c.settings, c.capMbps = "aws s3 ls", l.flowMbps
+			c.run = func(b *testing.B) (run, int64) {
+				return timeCmd(b, aSrc, keyMark, "/usr/bin/aws", "--endpoint-url", l.srcWAN, "s3", "ls", "s3://"+srcBucket+"/"+w.prefix), 0
+			}
+		} else {
+			c.settings = fmt.Sprintf("aws s3 cp --recursive, max_concurrent_requests=%d multipart_chunksize=%s (download to disk, then upload)", conc, awsChunk)
+			c.run = func(b *testing.B) (run, int64) {
 				dir := stage("aws")
 				os.RemoveAll(dir)
 				defer os.RemoveAll(dir)
-				r1 := timeCmd(b, aEnv, "/usr/bin/aws", "--endpoint-url", l.srcWAN, "s3", "cp", "--recursive", "--only-show-errors", "s3://"+srcBucket+"/"+prefix, dir+"/")
-				r2 := timeCmd(b, aEnv, "/usr/bin/aws", "--endpoint-url", l.dst, "s3", "cp", "--recursive", "--only-show-errors", dir+"/", "s3://"+dstBucket+"/"+prefix)
+				r1 := timeCmd(b, aSrc, "", "/usr/bin/aws", "--endpoint-url", l.srcWAN, "s3", "cp", "--recursive", "--only-show-errors", "s3://"+srcBucket+"/"+w.prefix, dir+"/")
+				r2 := timeCmd(b, aDst, "", "/usr/bin/aws", "--endpoint-url", l.dst, "s3", "cp", "--recursive", "--only-show-errors", dir+"/", "s3://"+dstBucket+"/"+w.prefix)
 				return run{d: r1.d + r2.d, rssMB: max(r1.rssMB, r2.rssMB)}, 0
-			},
-		})
-	} else {
-		b.Logf("aws-cli: skipped (/usr/bin/aws missing or not selected)")
-	}
-	if !want("skyplane") {
-		tools = tools[2:]
-	}
-
-	for _, t := range tools {
-		b.Logf("%-14s %s", t.name, t.settings)
-	}
-	b.Logf("link: RTT %.0f ms, %.0f Mbit/s per connection; workload %s (%d MB)", l.rttMS, l.flowMbps, workload, raw/1e6)
-
-	durs := make([][]time.Duration, len(tools))
-	rss := make([]float64, len(tools))
-	wire := make([]int64, len(tools))
-	b.ResetTimer()
-	for i := 0; i < runs; i++ {
-		for j, t := range tools {
-			c := l.s3(t.dstURL)
-			emptyBucket(b, c, t.bucket)
-			r, w := t.run(b)
-			checkBucket(b, c, t.bucket, objects)
-			durs[j] = append(durs[j], r.d)
-			rss[j] = max(rss[j], r.rssMB)
-			if w > 0 {
-				wire[j] = w
 			}
-			b.Logf("run %d %-14s %6.2f s  %7.1f MB/s", i+1, t.name, r.d.Seconds(), float64(raw)/1e6/r.d.Seconds())
 		}
+		cs = append(cs, c)
 	}
-	b.StopTimer()
-	cleanupProxies(b, l)
+	if len(cs) == 0 {
+		b.Fatalf("no tool selected or installed (LAB_TOOLS=%q, LAB_BIN=%q): run scripts/lab.sh install", os.Getenv("LAB_TOOLS"), l.bin)
+	}
+	return cs
+}
 
-	rows := make([]row, len(tools))
-	for j, t := range tools {
-		med := median(durs[j])
-		w := wire[j]
-		if w == 0 {
-			w = raw // peers send what they read: no compression
+// versions asks each tool for its version (first line).
+func versions(l lab) map[string]string {
+	v := map[string]string{}
+	ask := func(name, bin string, args ...string) {
+		// Tools built by `go install` report "dev"; the pin the scripts
+		// installed them at is the truth.
+		if pin, err := os.ReadFile(filepath.Join(filepath.Dir(bin), "."+filepath.Base(bin))); err == nil {
+			v[name] = strings.TrimSpace(string(pin))
+			return
 		}
-		capMbps := float64(t.flows) * l.flowMbps
-		gp := float64(raw) / 1e6 / med.Seconds()
-		rows[j] = row{Workload: workload, Tool: t.name, Settings: t.settings, Runs: runs, MedianSeconds: med.Seconds(),
-			GoodputMBps: gp, LinkCapacityMbps: capMbps, WireBytes: w, RawBytes: raw, Objects: nObj, PeakRSSMB: rss[j]}
-		if capMbps > 0 {
-			rows[j].PctOfLink = 100 * gp * 8 / capMbps
-		}
-		b.ReportMetric(gp, strings.ReplaceAll(t.name, " ", "")+"_MB/s")
-	}
-	var skyGP float64
-	for _, r := range rows {
-		if strings.HasPrefix(r.Tool, "skyplane") {
-			skyGP = max(skyGP, r.GoodputMBps) // the best skyplane configuration
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err == nil {
+			v[name] = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 		}
 	}
-	for j := range rows {
-		if skyGP > 0 {
-			rows[j].RatioVsSkyplane = rows[j].GoodputMBps / skyGP
-		}
+	ask("rclone", filepath.Join(l.bin, "rclone"), "version")
+	ask("s5cmd", filepath.Join(l.bin, "s5cmd"), "version")
+	ask("aws-cli", "/usr/bin/aws", "--version")
+	ask("versitygw", filepath.Join(l.bin, "versitygw"), "--version")
+	ask("toxiproxy", filepath.Join(l.bin, "toxiproxy-server"), "--version")
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		v["skyplane"] = "git " + strings.TrimSpace(string(out))
 	}
-	writeResults(b, l, rows, tools)
+	return v
 }
 
 func wireBytes(ndjson []byte) int64 {
@@ -504,41 +810,4 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-func writeResults(b *testing.B, l lab, rows []row, tools []tool) {
-	dir := os.Getenv("LAB_RESULTS")
-	if dir == "" {
-		dir = filepath.Join("..", "results")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	doc := map[string]any{
-		"date": time.Now().UTC().Format(time.RFC3339),
-		"link": map[string]any{"rtt_ms": l.rttMS, "flow_mbps": l.flowMbps},
-		"rows": rows,
-	}
-	js, _ := json.MarshalIndent(doc, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "latest.json"), append(js, '\n'), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "WAN lab, %s: RTT %.0f ms, %.0f Mbit/s per connection (toxiproxy); median of %d runs.\n\n",
-		time.Now().UTC().Format("2006-01-02"), l.rttMS, l.flowMbps, rows[0].Runs)
-	fmt.Fprintln(&md, "| workload | tool | goodput MB/s | ratio vs skyplane | link capacity Mbit/s | % of link | wire bytes | raw bytes | peak RSS MB |")
-	fmt.Fprintln(&md, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, r := range rows {
-		fmt.Fprintf(&md, "| %s | %s | %.1f | %.2f | %.0f | %.1f | %d | %d | %.0f |\n", r.Workload, r.Tool, r.GoodputMBps,
-			r.RatioVsSkyplane, r.LinkCapacityMbps, r.PctOfLink, r.WireBytes, r.RawBytes, r.PeakRSSMB)
-	}
-	fmt.Fprintln(&md, "\nSettings:")
-	for _, t := range tools {
-		fmt.Fprintf(&md, "- %s: %s\n", t.name, t.settings)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "latest.md"), []byte(md.String()), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	fmt.Println()
-	fmt.Print(md.String())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -21,15 +22,21 @@ import (
 //	                                [{"type":"reset_peer","attributes":{"timeout":0},"toxicity":0.1}]
 //	SKYPLANE_TEST_TOXIPROXY_PREFIX  proxy name prefix (default "skyplane-"), so a
 //	                                test can find, alter and delete the proxies
+//	SKYPLANE_TEST_TOXIPROXY_LISTEN  host the proxies listen on (default 127.0.0.1);
+//	                                the WAN lab (scripts/lab.sh) gives its bridge's
+//	                                WAN address, so that gateways in network
+//	                                namespaces (SKYPLANE_TEST_NETNS) send to it
+//	                                through their egress cap
 //
 // With both of the first two set, every gateway-to-gateway data link goes
-// through its own toxiproxy proxy (listening on 127.0.0.1, a free port)
+// through its own toxiproxy proxy (listening on the listen host, a free port)
 // carrying the toxics. toxiproxy keeps proxies after this process exits:
 // the test deletes them by prefix.
 const (
 	envToxiproxy       = "SKYPLANE_TEST_TOXIPROXY"
 	envToxics          = "SKYPLANE_TEST_TOXICS"
 	envToxiproxyPrefix = "SKYPLANE_TEST_TOXIPROXY_PREFIX"
+	envToxiproxyListen = "SKYPLANE_TEST_TOXIPROXY_LISTEN"
 )
 
 // installFaultHooks wires fault-injection test hooks from the environment
@@ -50,7 +57,16 @@ func installFaultHooks() error {
 	// A fresh token per process keeps names unique when several runs (a cp,
 	// then a sync) share a prefix.
 	prefix += strings.TrimPrefix(faults.RandomPrefix(), "skyplane-")
-	h := &toxicRoutes{client: faults.NewClient(api), prefix: prefix, toxics: toxics, proxies: map[[3]string]string{}}
+	listen := strings.TrimSpace(os.Getenv(envToxiproxyListen))
+	if listen == "" {
+		listen = "127.0.0.1"
+	}
+	// A bare host (an IPv6 one may come bracketed or not).
+	listen = strings.TrimSuffix(strings.TrimPrefix(listen, "["), "]")
+	if strings.ContainsAny(listen, "/ ") || (strings.Contains(listen, ":") && net.ParseIP(listen) == nil) {
+		return fmt.Errorf("%s=%q: want a host or IP address to listen on, without a port", envToxiproxyListen, listen)
+	}
+	h := &toxicRoutes{client: faults.NewClient(api), prefix: prefix, listen: net.JoinHostPort(listen, "0"), toxics: toxics, proxies: map[[3]string]string{}}
 	dataplane.RouteHook = h.route
 	return nil
 }
@@ -89,6 +105,7 @@ func parseToxics(spec string) ([]json.RawMessage, error) {
 type toxicRoutes struct {
 	client  *faults.Client
 	prefix  string
+	listen  string // where proxies listen, host:0
 	toxics  []json.RawMessage
 	mu      sync.Mutex
 	proxies map[[3]string]string // (from, to, addr) → proxy listen address
@@ -104,7 +121,7 @@ func (h *toxicRoutes) route(from, to, addr string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	name := faults.ProxyName(h.prefix, from, to, strconv.Itoa(len(h.proxies)))
-	p, err := h.client.CreateProxy(ctx, name, "127.0.0.1:0", addr)
+	p, err := h.client.CreateProxy(ctx, name, h.listen, addr)
 	if err != nil {
 		return "", err
 	}

@@ -1,5 +1,19 @@
 // Package local provisions gateways as processes on this machine, each
 // listening on 127.0.0.1. It is the default provider: no cloud account needed.
+//
+// Test hook (the WAN lab, scripts/lab.sh; not a user feature):
+//
+//	SKYPLANE_TEST_NETNS  comma-separated name=ip pairs, e.g.
+//	                     skylab-g1=10.231.77.11,skylab-g2=10.231.77.12
+//
+// When set, each gateway runs inside a Linux network namespace, as
+// `ip netns exec <name> <bin> gateway --boot <file>` (root only), listening
+// on <ip>:0 instead of 127.0.0.1:0. The provider hands the namespaces out in
+// order, round-robin across every gateway it starts, so that each gateway
+// can have its own egress cap (tc on the namespace's interface), as a cloud
+// VM has. `ip netns exec` execs the gateway in place: the process the
+// provider started is the gateway (same PID, process group and parent-death
+// signal).
 package local
 
 import (
@@ -8,6 +22,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +39,9 @@ import (
 // EnvGatewayBinary names the skyplane binary local gateways run.
 const EnvGatewayBinary = "SKYPLANE_GATEWAY_BIN"
 
+// EnvTestNetns is the network-namespace test hook (see the package comment).
+const EnvTestNetns = "SKYPLANE_TEST_NETNS"
+
 // readyTimeout bounds how long a gateway may take to start listening.
 const readyTimeout = 15 * time.Second
 
@@ -33,8 +52,87 @@ type Provider struct {
 	// skyplane on PATH.
 	Binary string
 
-	mu    sync.Mutex
-	procs []*proc
+	mu     sync.Mutex
+	procs  []*proc
+	nextNS int // round-robin over SKYPLANE_TEST_NETNS, per process started
+}
+
+// netns is one entry of SKYPLANE_TEST_NETNS: a namespace and the address
+// gateways in it listen on.
+type netns struct {
+	Name string
+	IP   netip.Addr
+}
+
+// parseNetns parses SKYPLANE_TEST_NETNS ("name=ip,name=ip"); empty means
+// no namespaces.
+func parseNetns(v string) ([]netns, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	var out []netns
+	for i, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		name, ip, ok := strings.Cut(item, "=")
+		name, ip = strings.TrimSpace(name), strings.TrimSpace(ip)
+		if !ok {
+			return nil, fmt.Errorf("%s: entry %d %q: want name=ip", EnvTestNetns, i+1, item)
+		}
+		if name == "" || strings.ContainsAny(name, "/ \t") || name == "." || name == ".." {
+			return nil, fmt.Errorf("%s: entry %d %q: bad namespace name %q", EnvTestNetns, i+1, item, name)
+		}
+		addr, err := netip.ParseAddr(ip)
+		if err != nil || addr.Zone() != "" || addr.IsUnspecified() {
+			return nil, fmt.Errorf("%s: entry %d %q: bad IP address %q", EnvTestNetns, i+1, item, ip)
+		}
+		out = append(out, netns{Name: name, IP: addr.Unmap()})
+	}
+	return out, nil
+}
+
+// ipCommand finds iproute2's ip, which is often outside a user's PATH.
+func ipCommand() (string, error) {
+	if p, err := exec.LookPath("ip"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s is set, but iproute2's ip command was not found", EnvTestNetns)
+}
+
+// placement is where one gateway runs: a namespace (nil: this one) and
+// the host it listens on.
+type placement struct {
+	ns    *netns
+	ipCmd string
+}
+
+func (pl placement) listenHost() string {
+	if pl.ns == nil {
+		return "127.0.0.1"
+	}
+	return pl.ns.IP.String()
+}
+
+// gatewayCmd builds the command that runs one gateway.
+func gatewayCmd(bin, bootFile string, pl placement) *exec.Cmd {
+	var cmd *exec.Cmd
+	if pl.ns != nil {
+		// ip netns exec setns()es and then execs bin in place (no fork),
+		// so the attributes below apply to the gateway itself.
+		cmd = exec.Command(pl.ipCmd, "netns", "exec", pl.ns.Name, bin, "gateway", "--boot", bootFile)
+	} else {
+		cmd = exec.Command(bin, "gateway", "--boot", bootFile)
+	}
+	// Own process group: a Ctrl-C at the terminal reaches the client, which
+	// tears gateways down in order, not the gateways directly. Pdeathsig
+	// kills the gateway if the client dies without tearing down.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 type proc struct {
@@ -78,8 +176,29 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 	if err != nil {
 		return nil, err
 	}
+	nss, err := parseNetns(os.Getenv(EnvTestNetns))
+	if err != nil {
+		return nil, err
+	}
+	var ipCmd string
+	if len(nss) > 0 {
+		if ipCmd, err = ipCommand(); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(boot.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create gateway directory: %w", err)
+	}
+	// Namespaces go to gateways in spec order, continuing the round-robin
+	// of earlier Provision calls.
+	places := make([]placement, len(specs))
+	if len(nss) > 0 {
+		p.mu.Lock()
+		for i := range places {
+			places[i] = placement{ns: &nss[p.nextNS%len(nss)], ipCmd: ipCmd}
+			p.nextNS++
+		}
+		p.mu.Unlock()
 	}
 	out := make([]compute.Instance, len(specs))
 	errs := make([]error, len(specs))
@@ -88,7 +207,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = p.start(ctx, bin, spec, boot)
+			out[i], errs[i] = p.start(ctx, bin, spec, boot, places[i])
 		}()
 	}
 	wg.Wait()
@@ -99,11 +218,12 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 	return out, nil
 }
 
-func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot) (compute.Instance, error) {
+func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot, pl placement) (compute.Instance, error) {
 	bootFile := filepath.Join(boot.Dir, spec.ID+".boot.json")
+	listen := net.JoinHostPort(pl.listenHost(), "0")
 	b, err := json.Marshal(gateway.Boot{
 		ID: spec.ID, Region: spec.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
-		ControlAddr: "127.0.0.1:0", DataAddr: "127.0.0.1:0",
+		ControlAddr: listen, DataAddr: listen,
 		StatsFile:      filepath.Join(boot.Dir, spec.ID+".stats.json"),
 		ExitOnStdinEOF: true,
 	})
@@ -120,12 +240,8 @@ func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boo
 	}
 	defer logFile.Close()
 
-	cmd := exec.Command(bin, "gateway", "--boot", bootFile)
+	cmd := gatewayCmd(bin, bootFile, pl)
 	cmd.Stderr = logFile
-	// Own process group: a Ctrl-C at the terminal reaches the client, which
-	// tears gateways down in order, not the gateways directly. Pdeathsig
-	// kills the gateway if the client dies without tearing down.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return compute.Instance{}, err
@@ -136,7 +252,7 @@ func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boo
 	}
 	if err := cmd.Start(); err != nil {
 		os.Remove(bootFile)
-		return compute.Instance{}, fmt.Errorf("start gateway %s (%s): %w", spec.ID, bin, err)
+		return compute.Instance{}, fmt.Errorf("start gateway %s (%s): %w", spec.ID, strings.Join(cmd.Args, " "), err)
 	}
 	pr := &proc{id: spec.ID, cmd: cmd, stdin: stdin, done: make(chan struct{})}
 	p.mu.Lock()

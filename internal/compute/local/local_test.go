@@ -2,22 +2,37 @@ package local
 
 import (
 	"context"
-	"github.com/skyplane-project/skyplane-go/internal/testbin"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/testbin"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 )
 
-// buildSkyplane builds the real binary the provider runs.
+// binDir holds the skyplane binary the tests build once (TestMain removes it).
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+// buildSkyplane builds the real binary the provider runs, once per test run.
 func buildSkyplane(t *testing.T) string {
 	t.Helper()
-	bin, err := testbin.Build(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
+	binOnce.Do(func() {
+		if binDir, binError = os.MkdirTemp("", "skyplane-local-test-"); binError == nil {
+			binPath, binError = testbin.Build(binDir, false)
+		}
+	})
+	if binError != nil {
+		t.Fatal(binError)
 	}
-	return bin
+	return binPath
 }
 
 func TestProvisionDeprovision(t *testing.T) {
