@@ -45,7 +45,8 @@
 //
 // The plaintext is body || meta, where body is the LZ4 block encoding of the
 // data when the compressed flag is set (the sender compresses only when that
-// is strictly smaller than the data) and the data itself otherwise. When
+// is strictly smaller than the data, and data of 1 MiB or more only when
+// three 64 KiB samples of it shrink by 3 %) and the data itself otherwise. When
 // sealed, payload = AEAD.Seal(plaintext) with nonce seq and additional data =
 // the whole 68-byte header, so wire length = len(body) + meta length + 16.
 // Unsealed, payload = plaintext || CRC-32C (Castagnoli) of header || meta,
@@ -112,6 +113,11 @@ const (
 
 	// minCompress: smaller data is sent as is.
 	minCompress = 32
+	// Data of sampleMin bytes or more is compressed only when three
+	// sampleSize windows (start, middle, end) shrink by sampleGain.
+	sampleMin  = 1 << 20
+	sampleSize = 64 << 10
+	sampleGain = 0.03
 	// probeSize bounds the allocation for a payload whose
 	// (unauthenticated) length says it is larger: the buffer grows only as
 	// bytes actually arrive.
@@ -247,9 +253,11 @@ type Sender struct {
 	seq      uint64 // last sequence number sent
 	err      error  // sticky write error: the stream is broken
 
-	comp  *lz4.Compressor
-	nonce [nonceSize]byte
-	bufs  [3][]byte
+	comp *lz4.Compressor
+	// sample is scratch space for worthCompressing.
+	sample []byte
+	nonce  [nonceSize]byte
+	bufs   [3][]byte
 }
 
 // NewSender writes the handshake to w and returns a Sender.
@@ -285,6 +293,29 @@ func newSender(w io.Writer, opts Options, saltSrc io.Reader) (*Sender, error) {
 	return s, nil
 }
 
+// worthCompressing guesses from a few samples whether big data will
+// shrink: LZ4 gives up on incompressible data only near its end, so a full
+// attempt on a 64 MiB random part costs about as much as sealing it.
+// Samples that shrink by less than sampleGain mean the data is sent as is.
+func (s *Sender) worthCompressing(data []byte) bool {
+	if len(data) < sampleMin {
+		return true
+	}
+	if s.sample == nil {
+		s.sample = make([]byte, lz4.CompressBlockBound(sampleSize))
+	}
+	in, out := 0, 0
+	for _, at := range []int{0, len(data)/2 - sampleSize/2, len(data) - sampleSize} {
+		win := data[at : at+sampleSize]
+		n, err := s.comp.CompressBlock(win, s.sample)
+		if err != nil || n == 0 {
+			n = sampleSize // incompressible: lz4 reports 0
+		}
+		in, out = in+sampleSize, out+n
+	}
+	return float64(out) < float64(in)*(1-sampleGain)
+}
+
 // Send writes one frame and returns the number of bytes it put on the wire
 // (header + payload). f.MD5 is sent as the frame's checksum as is. A frame
 // that is too large is refused with ErrTooLarge before anything is written;
@@ -316,6 +347,8 @@ func (s *Sender) Send(f *Frame) (wireBytes int64, err error) {
 		if s.comp == nil {
 			s.comp = new(lz4.Compressor)
 		}
+	}
+	if s.compress && rawLen >= minCompress && s.worthCompressing(f.Data) {
 		cbuf := bufpool.Get(HeaderSize + rawLen + metaLen + overhead)
 		// A destination one byte short of the data makes the compressor
 		// give up as soon as the result cannot be strictly smaller.

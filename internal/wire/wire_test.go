@@ -712,6 +712,13 @@ func TestCompressOnlyWhenSmaller(t *testing.T) {
 		{"text", textData(100000, 5), true},
 		{"random", randData(100000, 5), false},
 		{"tiny", []byte("aaaaaaaaaaaaaaaa"), false},
+		// Big data is judged by samples at its start, middle and end.
+		{"big text", textData(3<<20, 6), true},
+		{"big random", randData(3<<20, 7), false},
+		{"big random, text samples", sampled(randData(3<<20, 8), textData(64<<10, 9)), true},
+		// The price of sampling: compressible data between the samples
+		// goes out as is.
+		{"big text, random samples", sampled(textData(3<<20, 10), randData(64<<10, 11)), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -725,6 +732,14 @@ func TestCompressOnlyWhenSmaller(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sampled overwrites the three windows worthCompressing looks at.
+func sampled(data, win []byte) []byte {
+	for _, at := range []int{0, len(data)/2 - sampleSize/2, len(data) - sampleSize} {
+		copy(data[at:at+sampleSize], win[:sampleSize])
+	}
+	return data
 }
 
 var fuzzSalt = bytes.Repeat([]byte{0x5a}, saltSize)

@@ -202,20 +202,43 @@ func TestEndpointFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := st.(*Store)
-	if s.endpoint != srv.endpoint || !s.client.Options().UsePathStyle || s.region != "eu-central-1" {
-		t.Errorf("endpoint %q path style %v region %q; want %q, true, eu-central-1", s.endpoint, s.client.Options().UsePathStyle, s.region, srv.endpoint)
-	}
-	// versitygw checks the signing region: eu-central-1 is refused, with a hint.
-	if err := s.BucketExists(t.Context()); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
-		t.Errorf("BucketExists signed for the wrong region: %v; want an error with a region hint", err)
-	}
-	t.Setenv("AWS_DEFAULT_REGION", "us-east-1")
-	st, err = objstore.Open(t.Context(), objstore.Location{Scheme: "s3", Bucket: bucket}, objstore.Options{})
-	if err != nil {
-		t.Fatal(err)
+	// The configured region is only a default: the server names the
+	// bucket's own region (versitygw: us-east-1), and requests are signed
+	// for that, or versitygw would refuse them.
+	if s.endpoint != srv.endpoint || !s.client.Options().UsePathStyle || s.region != "us-east-1" {
+		t.Errorf("endpoint %q path style %v region %q; want %q, true, us-east-1 (discovered)", s.endpoint, s.client.Options().UsePathStyle, s.region, srv.endpoint)
 	}
 	if err := st.BucketExists(t.Context()); err != nil {
 		t.Errorf("BucketExists through AWS_ENDPOINT_URL_S3: %v", err)
+	}
+}
+
+// A server in another region (the second test server, us-west-2) works
+// whatever region the environment names: Open asks the server.
+func TestServerInAnotherRegion(t *testing.T) {
+	srv := testServer(t)
+	endpoint := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3B_ENDPOINT")
+	t.Setenv("AWS_REGION", "us-east-1")
+	west := awss3.New(awss3.Options{Region: "us-west-2", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.access, srv.secret, "")})
+	bucket := randomBucket()
+	if _, err := west.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := objstore.Open(t.Context(), objstore.Location{Scheme: "s3", Bucket: bucket}, objstore.Options{Endpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.(objstore.Locator).Region(t.Context()); err != nil || r != "aws:us-west-2" {
+		t.Errorf("Region() = %q, %v; want aws:us-west-2", r, err)
+	}
+	data := []byte("written in another region")
+	sum := md5.Sum(data)
+	if err := st.Write(t.Context(), "k", bytes.NewReader(data), int64(len(data)), sum[:]); err != nil {
+		t.Fatalf("Write signed for us-east-1 defaults: %v", err)
+	}
+	if got := objstoretest.ReadAll(t, st, "k"); !bytes.Equal(got, data) {
+		t.Errorf("read back %q", got)
 	}
 }
 
