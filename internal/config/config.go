@@ -65,17 +65,17 @@ type Config struct {
 // empty values for our extra keys.
 func Default() Config {
 	return Config{
-		Autoconfirm:             false,
-		UsageStats:              true,
-		BBR:                     true,
-		Compress:                true,
-		EncryptE2E:              true,
-		EncryptSocketTLS:        false,
-		VerifyChecksums:         true,
-		NumConnections:          32,
-		MaxInstances:            1,
-		AutoshutdownMinutes:     15,
-		MultipartEnabled:        true,
+		Autoconfirm:         false,
+		UsageStats:          true,
+		BBR:                 true,
+		Compress:            true,
+		EncryptE2E:          true,
+		EncryptSocketTLS:    false,
+		VerifyChecksums:     true,
+		NumConnections:      32,
+		MaxInstances:        1,
+		AutoshutdownMinutes: 15,
+		MultipartEnabled:    true,
 		// The original striped above 128 MiB into 64 MiB parts. A part
 		// rides one TCP connection, so across a WAN (a few hundred Mbit/s
 		// per flow) a 64 MiB object or part takes seconds on one flow while
