@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -453,6 +454,18 @@ func (s *Store) payload(r io.Reader, size int64) (io.Reader, error) {
 	return bytes.NewReader(buf), nil
 }
 
+// unsignedPayload skips SigV4's SHA-256 of the body on plain HTTP when a
+// Content-MD5 goes with it: the MD5 header is signed and the server checks
+// the body against it, so the second hash (here and again at the server)
+// bought nothing but CPU. Over HTTPS the SDK already sends UNSIGNED-PAYLOAD.
+func (s *Store) unsignedPayload(sum []byte) func(*awss3.Options) {
+	return func(o *awss3.Options) {
+		if !s.tls && sum != nil {
+			o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		}
+	}
+}
+
 func contentMD5(sum []byte) *string {
 	if sum == nil {
 		return nil
@@ -480,7 +493,7 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 		ContentLength: aws.Int64(size),
 		ContentMD5:    contentMD5(sum),
 		RequestPayer:  s.payer(),
-	})
+	}, s.unsignedPayload(sum))
 	if err != nil {
 		return s.wrap(ctx, "write", key, err, objstore.ErrBucketNotFound)
 	}
@@ -529,7 +542,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore
 		ContentLength: aws.Int64(p.Size),
 		ContentMD5:    contentMD5(p.MD5),
 		RequestPayer:  s.payer(),
-	})
+	}, s.unsignedPayload(p.MD5))
 	if err != nil {
 		return "", s.wrap(ctx, op, key, err, objstore.ErrUploadNotFound)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -914,4 +915,61 @@ func TestRetries(t *testing.T) {
 	if _, err := s.Head(ctx, "k"); err == nil || objstore.IsRetryable(err) {
 		t.Errorf("Head with a canceled context: %v; want a non-retryable error", err)
 	}
+}
+
+// On plain HTTP a body with a Content-MD5 is sent UNSIGNED-PAYLOAD (the
+// signed MD5 covers it); without an MD5 SigV4 still hashes it.
+func TestUnsignedPayloadWithMD5(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]string{} // path+query → x-amz-content-sha256
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen[r.URL.Path+"?"+r.URL.RawQuery] = r.Header.Get("X-Amz-Content-Sha256") + " md5=" + r.Header.Get("Content-Md5")
+		mu.Unlock()
+		w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
+	}))
+	defer srv.Close()
+	isolateEnv(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	st, err := open(t.Context(), objstore.Location{Scheme: "s3", Bucket: "bkt"}, objstore.Options{Endpoint: srv.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("payload")
+	sum := md5sum(data)
+	if err := st.Write(t.Context(), "with", bytes.NewReader(data), int64(len(data)), sum); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(t.Context(), "without", bytes.NewReader(data), int64(len(data)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UploadPart(t.Context(), "part", "u1", objstore.Part{Number: 1, Size: int64(len(data)), MD5: sum}, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	hashed := sha256Hex(data)
+	for _, tt := range []struct{ prefix, want string }{
+		{"/bkt/with?", "UNSIGNED-PAYLOAD md5="},
+		{"/bkt/without?", hashed + " md5="},
+		{"/bkt/part?", "UNSIGNED-PAYLOAD md5="},
+	} {
+		found := false
+		for k, v := range seen {
+			if strings.HasPrefix(k, tt.prefix) {
+				found = true
+				if !strings.HasPrefix(v, tt.want) || (strings.HasPrefix(tt.want, "UNSIGNED") && strings.HasSuffix(v, "md5=")) {
+					t.Errorf("%s: x-amz-content-sha256 and Content-MD5 = %q, want %q…", k, v, tt.want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no request for %s in %v", tt.prefix, seen)
+		}
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
