@@ -14,7 +14,7 @@
 // (.tools/lab.env) it skips. Workloads (sizes: quick / full):
 //
 //	large  incompressible objects of 64 MiB          (512 MiB / 1 GiB)
-//	text   English text from the machine's docs, 16 MiB objects (64 / 256 MiB)
+//	text   English text from the machine's docs, 16 MiB objects (128 / 256 MiB)
 //	small  objects of 16 KiB                          (1,000 / 10,000)
 //	list   listing only: time to the first key, keys/s, peak RSS (50,000 / 1,000,000 keys)
 //
@@ -480,7 +480,7 @@ func BenchmarkWAN(b *testing.B) {
 			func(int) []byte { return randomBytes(64 << 20) }))
 	}
 	if selected("LAB_WORKLOADS", "text") {
-		mb := envInt("LAB_TEXT_MB", quick(64, 256))
+		mb := envInt("LAB_TEXT_MB", quick(128, 256))
 		n := max(1, mb/16)
 		var corpus [][]byte
 		workloads = append(workloads, prepare(b, l, fmt.Sprintf("text-%dx16MiB", n), "copy", fmt.Sprintf("text%d/", n), n, 16<<20,
