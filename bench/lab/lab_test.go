@@ -313,27 +313,39 @@ func textObject(corpus [][]byte, seed int, size int64) []byte {
 	return out[:size]
 }
 
-// prepareList makes the listing workload: n empty keys. PUTting a million
-// objects through versitygw takes ~10 minutes, so when the source server's
-// posix directory is known they are created as files directly (what
-// versitygw itself would have written for an empty object, less the xattrs
-// it reads back as an empty ETag).
+// prepareList makes the listing workload: n empty keys, a thousand per
+// "directory" (versitygw rescans a directory for every page of a listing,
+// so a flat million keys would measure that, not the tools). PUTting a
+// million objects through versitygw takes ~10 minutes, so when the source
+// server's posix directory is known they are created as files directly
+// (what versitygw itself would have written for an empty object, less the
+// xattrs it reads back as an empty ETag).
 func prepareList(b *testing.B, l lab, n int) workload {
 	prefix := fmt.Sprintf("list%d/", n)
 	w := workload{name: fmt.Sprintf("list-%d", n), kind: listKind, prefix: prefix, objects: n}
+	key := func(i int) string { return fmt.Sprintf("d%04d/%s%07d", i/1000, keyMark, i) }
 	if l.srcData == "" {
-		return prepare(b, l, w.name, listKind, prefix, n, 0, func(int) []byte { return nil })
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = prefix + key(i)
+		}
+		putAll(b, l.srcClient(), keys, func(int) []byte { return nil })
+		return w
 	}
 	dir := filepath.Join(l.srcData, srcBucket, strings.TrimSuffix(prefix, "/"))
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) == n {
+	last := filepath.Join(dir, key(n-1)) // created last: its presence means all are there
+	if has(last) {
 		return w
 	}
 	b.Logf("%s: creating %d keys in %s", w.name, n, dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
 	for i := 0; i < n; i++ {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s%07d", keyMark, i)))
+		p := filepath.Join(dir, key(i))
+		if i%1000 == 0 {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		f, err := os.Create(p)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -655,7 +667,8 @@ func contenders(b *testing.B, l lab, w workload) []contender {
 		flows := 32
 		switch {
 		case w.kind == listKind:
-			flags, paths = []string{"lsf", "--files-only"}, []string{"src:" + srcBucket + "/" + w.prefix}
+			// One recursive listing (--fast-list), not one per directory.
+			flags, paths = []string{"lsf", "-R", "--files-only", "--fast-list"}, []string{"src:" + srcBucket + "/" + w.prefix}
 			flows = 1
 		case small:
 			flags = []string{"copy", "--transfers", "32", "--checkers", "32", "--no-check-dest"}
@@ -727,9 +740,9 @@ func contenders(b *testing.B, l lab, w workload) []contender {
 		aSrc, aDst := append(slices.Clone(srcEnv), files...), append(slices.Clone(dstEnv), files...)
 		c := contender{tool: "aws-cli", capMbps: float64(conc) * l.flowMbps, bucket: dstBucket}
 		if w.kind == listKind {
-			c.settings, c.capMbps = "aws s3 ls", l.flowMbps
+			c.settings, c.capMbps = "aws s3 ls --recursive", l.flowMbps
 			c.run = func(b *testing.B) (run, int64) {
-				return timeCmd(b, aSrc, keyMark, "/usr/bin/aws", "--endpoint-url", l.srcWAN, "s3", "ls", "s3://"+srcBucket+"/"+w.prefix), 0
+				return timeCmd(b, aSrc, keyMark, "/usr/bin/aws", "--endpoint-url", l.srcWAN, "s3", "ls", "--recursive", "s3://"+srcBucket+"/"+w.prefix), 0
 			}
 		} else {
 			c.settings = fmt.Sprintf("aws s3 cp --recursive, max_concurrent_requests=%d multipart_chunksize=%s (download to disk, then upload)", conc, awsChunk)
