@@ -26,8 +26,8 @@ import (
 
 // Defaults for a program that leaves them unset.
 const (
-	defaultReaders      = 32
-	defaultWriters      = 32
+	defaultReaders      = 8
+	defaultWriters      = 8
 	defaultMemoryBudget = 128 << 20
 	requestQueueLen     = 1024
 	// requestQueueBytes bounds the chunk bytes waiting in the request queue
