@@ -16,30 +16,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
 func skyplaneBinary(b *testing.B) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "skyplane-bench-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary, buildErr = testbin.Build(dir, false)
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
+	bin, err := testbin.Once("skyplane-bench-")
+	if err != nil {
+		b.Fatal(err)
 	}
-	return binary
+	return bin
 }
 
 func benchBytes() int64 {

@@ -354,25 +354,12 @@ func prepareList(b *testing.B, l lab, n int) workload {
 	return w
 }
 
-var (
-	buildOnce sync.Once
-	skyBin    string
-	buildErr  error
-)
-
 func skyplaneBinary(b *testing.B) string {
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "skyplane-lab-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		skyBin, buildErr = testbin.Build(dir, false)
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
+	bin, err := testbin.Once("skyplane-lab-")
+	if err != nil {
+		b.Fatal(err)
 	}
-	return skyBin
+	return bin
 }
 
 // run is one timed command; peak RSS comes from /usr/bin/time -v (the

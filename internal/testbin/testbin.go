@@ -4,8 +4,10 @@ package testbin
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 )
 
 // Build compiles cmd/skyplane into dir (by import path, so it works from any
@@ -21,5 +23,31 @@ func Build(dir string, race bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("build skyplane: %v\n%s", err, out)
 	}
+	return bin, nil
+}
+
+var (
+	onceMu  sync.Mutex
+	onceBin string
+)
+
+// Once builds the binary (without the race detector) the first time a
+// process asks, into a fresh temporary directory, and returns the same path
+// afterwards; a failed build is retried by the next caller.
+func Once(prefix string) (string, error) {
+	onceMu.Lock()
+	defer onceMu.Unlock()
+	if onceBin != "" {
+		return onceBin, nil
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	bin, err := Build(dir, false)
+	if err != nil {
+		return "", err
+	}
+	onceBin = bin
 	return bin, nil
 }
