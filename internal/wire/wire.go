@@ -293,6 +293,15 @@ func newSender(w io.Writer, opts Options, saltSrc io.Reader) (*Sender, error) {
 	return s, nil
 }
 
+// compressor is the Sender's LZ4 state, made on first use: unsealed,
+// uncompressed connections never pay for its tables.
+func (s *Sender) compressor() *lz4.Compressor {
+	if s.comp == nil {
+		s.comp = new(lz4.Compressor)
+	}
+	return s.comp
+}
+
 // worthCompressing guesses from a few samples whether big data will
 // shrink: LZ4 gives up on incompressible data only near its end, so a full
 // attempt on a 64 MiB random part costs about as much as sealing it.
@@ -307,7 +316,7 @@ func (s *Sender) worthCompressing(data []byte) bool {
 	in, out := 0, 0
 	for _, at := range []int{0, len(data)/2 - sampleSize/2, len(data) - sampleSize} {
 		win := data[at : at+sampleSize]
-		n, err := s.comp.CompressBlock(win, s.sample)
+		n, err := s.compressor().CompressBlock(win, s.sample)
 		if err != nil || n == 0 {
 			n = sampleSize // incompressible: lz4 reports 0
 		}
@@ -343,16 +352,11 @@ func (s *Sender) Send(f *Frame) (wireBytes int64, err error) {
 	var flags byte
 	bodyLen := rawLen
 	pooled := false
-	if s.compress && rawLen >= minCompress {
-		if s.comp == nil {
-			s.comp = new(lz4.Compressor)
-		}
-	}
 	if s.compress && rawLen >= minCompress && s.worthCompressing(f.Data) {
 		cbuf := bufpool.Get(HeaderSize + rawLen + metaLen + overhead)
 		// A destination one byte short of the data makes the compressor
 		// give up as soon as the result cannot be strictly smaller.
-		n, err := s.comp.CompressBlock(f.Data, cbuf[HeaderSize:HeaderSize+rawLen-1])
+		n, err := s.compressor().CompressBlock(f.Data, cbuf[HeaderSize:HeaderSize+rawLen-1])
 		if err == nil && n > 0 && n < rawLen {
 			flags |= flagCompressed
 			bodyLen = n
