@@ -56,6 +56,9 @@ type Request struct {
 	ID         ID     `json:"id"`
 	Src        Store  `json:"src"`
 	SrcKey     string `json:"src_key"`
+	// SrcVersion pins every read of the object to the version listed
+	// (objstore.Object.Version); empty reads whatever is there.
+	SrcVersion string `json:"src_version,omitempty"`
 	Offset     int64  `json:"offset"`
 	Length     int64  `json:"length"`
 	PartNumber int    `json:"part,omitempty"` // 0: the whole object, no multipart

@@ -66,7 +66,8 @@ func (g *Gateway) reader() {
 		if err != nil {
 			g.budget.release(req.Length)
 			g.event(Event{Chunk: req.ID, Attempt: req.Attempt, State: StateFailed,
-				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err)})
+				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err),
+				Changed: errors.Is(err, objstore.ErrChanged)})
 			continue
 		}
 		g.stats.chunksRead.Add(1)
@@ -114,7 +115,7 @@ func (g *Gateway) readRange(req chunk.Request) (buf, data []byte, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := src.Read(g.ctx, req.SrcKey, req.Offset, req.Length)
+	rc, err := objstore.ReadPinned(g.ctx, src, req.SrcKey, req.SrcVersion, req.Offset, req.Length)
 	if err != nil {
 		return nil, nil, err
 	}

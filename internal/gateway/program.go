@@ -96,6 +96,10 @@ type Event struct {
 	// what it is (a damaged frame counts as a failure: five in a row is a
 	// problem worth stopping for).
 	Transport bool   `json:"transport,omitempty"`
+	// Changed: the source object was rewritten during the transfer (a read
+	// pinned to its listed version failed with objstore.ErrChanged); the
+	// client restarts that object from its new listing.
+	Changed bool   `json:"changed,omitempty"`
 	Hop       string `json:"hop,omitempty"` // next hop's data address (sent events)
 	Gateway   string `json:"gateway"`
 }

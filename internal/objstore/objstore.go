@@ -25,6 +25,11 @@ type Object struct {
 	// MD5 is the whole-object MD5 when the store knows it (nil otherwise, e.g.
 	// for S3 multipart objects whose ETag is not an MD5).
 	MD5 []byte
+	// Version names this version of the object's content, opaque to callers:
+	// the S3 ETag (or version id), the GCS generation, the Azure ETag, local
+	// size and mtime in nanoseconds. Empty when the store cannot tell. A
+	// VersionReader refuses to read any other version.
+	Version string
 }
 
 // Part describes one part of a multipart upload.
@@ -85,6 +90,24 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// VersionReader is implemented by stores that can pin a read to one version
+// of an object (Object.Version), so the parts of one object read at
+// different times all come from the same content.
+type VersionReader interface {
+	// ReadVersion is Read that fails with an error wrapping ErrChanged when
+	// key no longer holds version.
+	ReadVersion(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error)
+}
+
+// ReadPinned reads from s pinned to version when version is non-empty and s
+// can pin reads, and reads whatever is there otherwise.
+func ReadPinned(ctx context.Context, s Store, key, version string, offset, length int64) (io.ReadCloser, error) {
+	if vr, ok := s.(VersionReader); ok && version != "" {
+		return vr.ReadVersion(ctx, key, version, offset, length)
+	}
+	return s.Read(ctx, key, offset, length)
+}
+
 // Locator is implemented by stores that know where their bucket lives. The
 // answer is a region tag "<cloud>:<region>", e.g. "aws:us-east-1",
 // "gcp:us-central1", "azure:eastus"; the planner places gateways by it.
@@ -108,6 +131,9 @@ var (
 	ErrChecksumMismatch = errors.New("checksum mismatch")
 	ErrUploadNotFound   = errors.New("multipart upload not found")
 	ErrNotSupported     = errors.New("not supported")
+	// ErrChanged: the object no longer holds the version a read was pinned
+	// to (it was rewritten during the transfer).
+	ErrChanged = errors.New("object changed during transfer")
 )
 
 // RetryableError marks a failure worth retrying (throttling, 5xx, resets).
