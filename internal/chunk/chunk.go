@@ -53,9 +53,9 @@ type Dest struct {
 // Request asks a source gateway to move one byte range of one object to
 // every destination in Dests.
 type Request struct {
-	ID         ID     `json:"id"`
-	Src        Store  `json:"src"`
-	SrcKey     string `json:"src_key"`
+	ID     ID     `json:"id"`
+	Src    Store  `json:"src"`
+	SrcKey string `json:"src_key"`
 	// SrcVersion pins every read of the object to the version listed
 	// (objstore.Object.Version); empty reads whatever is there.
 	SrcVersion string `json:"src_version,omitempty"`

@@ -95,13 +95,13 @@ type Event struct {
 	// Transport: the chunk was lost with its connection, not refused for
 	// what it is (a damaged frame counts as a failure: five in a row is a
 	// problem worth stopping for).
-	Transport bool   `json:"transport,omitempty"`
+	Transport bool `json:"transport,omitempty"`
 	// Changed: the source object was rewritten during the transfer (a read
 	// pinned to its listed version failed with objstore.ErrChanged); the
 	// client restarts that object from its new listing.
 	Changed bool   `json:"changed,omitempty"`
-	Hop       string `json:"hop,omitempty"` // next hop's data address (sent events)
-	Gateway   string `json:"gateway"`
+	Hop     string `json:"hop,omitempty"` // next hop's data address (sent events)
+	Gateway string `json:"gateway"`
 }
 
 // Stats are a gateway's counters.
