@@ -25,6 +25,10 @@ type Object struct {
 	// MD5 is the whole-object MD5 when the store knows it (nil otherwise, e.g.
 	// for S3 multipart objects whose ETag is not an MD5).
 	MD5 []byte
+	// ETag is the store's entity tag as it reports it, without quotes (S3:
+	// the MD5 of a single-part object, or the MD5 of the parts' MD5s
+	// followed by "-N" for an object of N parts); empty where there is none.
+	ETag string
 	// Version names this version of the object's content, opaque to callers:
 	// the S3 ETag (or version id), the GCS generation, the Azure ETag, local
 	// size and mtime in nanoseconds. Empty when the store cannot tell. A
