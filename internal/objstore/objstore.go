@@ -61,6 +61,15 @@ type Features struct {
 	// writing one makes a directory). Copies create them; verification
 	// does not look for them.
 	NoFolderMarkers bool
+	// ReportsMD5: List and Head set Object.MD5 to the whole-object MD5 of
+	// an object stored by Write with an MD5 (S3 single-part ETag, GCS
+	// md5Hash, Azure Content-MD5). Where it is false, MD5 stays nil unless
+	// the store happens to know it. An MD5 that is set is always right.
+	ReportsMD5 bool
+	// MultipartETag: after CompleteMultipart, Object.ETag is the S3 form
+	// hex(MD5(part MD5s concatenated)) + "-N" for N parts, so a reader can
+	// check the object against the part MD5s it recorded.
+	MultipartETag bool
 }
 
 // Store is the driver interface of one bucket (or container, or file system root).
@@ -165,6 +174,10 @@ type Options struct {
 	// Endpoint overrides the service endpoint (S3-compatible stores, emulators).
 	Endpoint      string
 	RequesterPays bool
+	// NoFsync (local disk): skip the fsyncs that make a finished object or
+	// a staged part survive a power loss (config local_fsync false). Writes
+	// stay atomic either way.
+	NoFsync bool
 }
 
 // Opener opens the store of a parsed location.

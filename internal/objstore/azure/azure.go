@@ -287,7 +287,7 @@ func (s *Store) URL() string { return "azure://" + s.account + "/" + s.container
 
 // Features: no minimum part size; at most 50,000 blocks per blob.
 func (s *Store) Features() objstore.Features {
-	return objstore.Features{MinPartSize: 0, MaxParts: MaxBlocks}
+	return objstore.Features{MinPartSize: 0, MaxParts: MaxBlocks, ReportsMD5: true}
 }
 
 // BucketExists reads the container's properties.
@@ -340,6 +340,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objstore.Obje
 						o.ModTime = *p.LastModified
 					}
 					o.MD5 = md5Of(p.ContentMD5)
+					setETag(&o, p.ETag)
 				}
 				if !yield(o, nil) {
 					return
@@ -356,6 +357,16 @@ func md5Of(b []byte) []byte {
 	return b
 }
 
+// setETag records the blob's ETag, which is also its version: the service
+// changes it on every write and compares it for If-Match.
+func setETag(o *objstore.Object, etag *azcore.ETag) {
+	if etag != nil {
+		// Listings give it bare, Get Properties quoted.
+		o.ETag = strings.Trim(string(*etag), `"`)
+		o.Version = o.ETag
+	}
+}
+
 // Head reads the blob's properties.
 func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
 	if err := checkKey("head", key); err != nil {
@@ -366,6 +377,7 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
 		return objstore.Object{}, s.blobErr("head", key, err)
 	}
 	o := objstore.Object{Key: key, MD5: md5Of(p.ContentMD5)}
+	setETag(&o, p.ETag)
 	if p.ContentLength != nil {
 		o.Size = *p.ContentLength
 	}
@@ -378,11 +390,35 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
 // Read returns length bytes from offset (length < 0: to the end). A read of
 // length 0 makes no request.
 func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return s.read(ctx, key, "", offset, length)
+}
+
+// ReadVersion implements objstore.VersionReader: Read with If-Match on the
+// ETag (version); ConditionNotMet (412) becomes objstore.ErrChanged.
+func (s *Store) ReadVersion(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error) {
+	if version == "" {
+		return nil, fmt.Errorf("azure: read %s: empty version", s.where(key))
+	}
+	return s.read(ctx, key, version, offset, length)
+}
+
+func (s *Store) read(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
 	if err := checkKey("read", key); err != nil {
 		return nil, err
 	}
 	if offset < 0 {
 		return nil, fmt.Errorf("azure: read %s: negative offset %d", s.where(key), offset)
+	}
+	bc := s.cc.NewBlobClient(key)
+	var cond *blob.AccessConditions
+	if etag != "" {
+		cond = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: to.Ptr(azcore.ETag(`"` + etag + `"`))}}
+	}
+	if length == 0 && cond != nil {
+		// Nothing to read, but the version must still be the one pinned.
+		if _, err := bc.GetProperties(ctx, &blob.GetPropertiesOptions{AccessConditions: cond}); err != nil {
+			return nil, s.blobErr("read", key, err)
+		}
 	}
 	if length == 0 {
 		return io.NopCloser(bytes.NewReader(nil)), nil
@@ -391,8 +427,7 @@ func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.
 	if length > 0 {
 		rng.Count = length
 	}
-	bc := s.cc.NewBlobClient(key)
-	resp, err := bc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng})
+	resp, err := bc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng, AccessConditions: cond})
 	if err != nil {
 		if length < 0 && offset > 0 && hasCode(err, "InvalidRange") {
 			// Reading from the very end of a blob: the service answers 416.

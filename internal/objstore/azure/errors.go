@@ -79,6 +79,8 @@ func classify(err error, notFound error) class {
 			c.sentinel = objstore.ErrAccessDenied
 		case in(code, checksumCodes):
 			c.sentinel = objstore.ErrChecksumMismatch
+		case code == "ConditionNotMet", re.StatusCode == http.StatusPreconditionFailed:
+			c.sentinel = objstore.ErrChanged // only pinned reads send a condition
 		case in(code, retryableCodes):
 			c.retryable = true
 		case re.StatusCode == http.StatusForbidden || re.StatusCode == http.StatusUnauthorized:
@@ -189,6 +191,8 @@ func (s *Store) mapErr(op, where, key string, err error, notFound error) error {
 		msg = fmt.Sprintf("azure: %s %s: blob %q not found in container %q of account %q (%s; credential: %s)", op, where, key, s.container, s.account, c.detail, s.cred)
 	case objstore.ErrAccessDenied:
 		msg = fmt.Sprintf("azure: %s %s: access denied (%s) using %s: %s", op, where, c.detail, s.cred, s.accessHint())
+	case objstore.ErrChanged:
+		msg = fmt.Sprintf("azure: %s %s: the blob was rewritten since it was listed (its ETag no longer matches; %s)", op, where, c.detail)
 	case objstore.ErrChecksumMismatch:
 		msg = fmt.Sprintf("azure: %s %s: checksum mismatch: the service computed an MD5 of the received body that differs from the one sent (%s); the data was corrupted at the source or in transit, send it again", op, where, c.detail)
 	default:

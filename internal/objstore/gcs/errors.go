@@ -31,6 +31,8 @@ func classify(err error, bucketScope bool) (sentinel error, retryable bool) {
 	if errors.As(err, &ge) {
 		msg := strings.ToLower(ge.Message + " " + ge.Body)
 		switch code := ge.Code; {
+		case code == 412: // only pinned reads send a precondition
+			return objstore.ErrChanged, false
 		case code == 401 || code == 403:
 			return objstore.ErrAccessDenied, false
 		case code == 400 && isChecksumMessage(msg):
@@ -92,6 +94,8 @@ func (s *Store) wrapErr(op, target string, err error, bucketScope bool) error {
 		out = fmt.Errorf("gcs: %s %s: %w", op, target, err)
 	case objstore.ErrBucketNotFound:
 		out = fmt.Errorf("gcs: %s %s: bucket %q does not exist (or is not visible with %s): %w: %w", op, target, s.name, s.creds, sentinel, err)
+	case objstore.ErrChanged:
+		out = fmt.Errorf("gcs: %s %s: the object was rewritten since it was listed (its generation changed): %w: %w", op, target, sentinel, err)
 	case objstore.ErrAccessDenied:
 		hint := fmt.Sprintf("check that the principal has the Storage IAM roles it needs on bucket %q (e.g. roles/storage.objectAdmin)", s.name)
 		var ge *googleapi.Error

@@ -65,7 +65,6 @@
 package gcs
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -75,6 +74,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,7 +193,7 @@ func (s *Store) URL() string { return "gs://" + s.name }
 // Features: no minimum part size (compose sources may be any size) and at
 // most MaxParts parts.
 func (s *Store) Features() objstore.Features {
-	return objstore.Features{MinPartSize: 0, MaxParts: MaxParts}
+	return objstore.Features{MinPartSize: 0, MaxParts: MaxParts, ReportsMD5: true}
 }
 
 // BucketExists reads the bucket's metadata. A principal that may list
@@ -273,7 +273,10 @@ func (s *Store) refuse(op, key, why string) error {
 func (s *Store) objURL(key string) string { return "gs://" + s.name + "/" + key }
 
 func toObject(a *storage.ObjectAttrs) objstore.Object {
-	o := objstore.Object{Key: a.Name, Size: a.Size, ModTime: a.Updated}
+	o := objstore.Object{Key: a.Name, Size: a.Size, ModTime: a.Updated, ETag: a.Etag, Version: strconv.FormatInt(a.Generation, 10)}
+	if a.Generation == 0 {
+		o.Version = ""
+	}
 	if len(a.MD5) == md5.Size {
 		o.MD5 = a.MD5
 	}
@@ -313,7 +316,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objstore.Obje
 func (s *Store) listRaw(ctx context.Context, q *storage.Query) iter.Seq2[*storage.ObjectAttrs, error] {
 	return func(yield func(*storage.ObjectAttrs, error) bool) {
 		q.Projection = storage.ProjectionNoACL
-		if err := q.SetAttrSelection([]string{"Name", "Size", "Updated", "MD5"}); err != nil {
+		if err := q.SetAttrSelection([]string{"Name", "Size", "Updated", "MD5", "Etag", "Generation"}); err != nil {
 			yield(nil, err)
 			return
 		}
@@ -349,43 +352,6 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
 	}
 	return toObject(a), nil
 }
-
-// Read returns length bytes of key from offset (length < 0: to the end). The
-// stored bytes are returned as they are (no decompressive transcoding of
-// gzip-encoded objects). A zero length is answered without a request.
-func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if key == "" || reserved(key) {
-		return nil, fmt.Errorf("gcs: read %s: %w", s.objURL(key), objstore.ErrNotFound)
-	}
-	if offset < 0 {
-		return nil, fmt.Errorf("gcs: read %s: negative offset %d", s.objURL(key), offset)
-	}
-	if length == 0 {
-		return io.NopCloser(bytes.NewReader(nil)), nil
-	}
-	r, err := s.bucket.Object(key).ReadCompressed(true).NewRangeReader(ctx, offset, length)
-	if err != nil {
-		return nil, s.objErr(fmt.Sprintf("read (offset %d, length %d)", offset, length), key, err)
-	}
-	return &reader{r: r, s: s, key: key}, nil
-}
-
-// reader maps the errors of a body being read to objstore errors.
-type reader struct {
-	r   *storage.Reader
-	s   *Store
-	key string
-}
-
-func (r *reader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = r.s.objErr("read", r.key, err)
-	}
-	return n, err
-}
-
-func (r *reader) Close() error { return r.r.Close() }
 
 // Write stores size bytes from r as key; a non-nil md5 is verified by the server.
 func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, sum []byte) error {

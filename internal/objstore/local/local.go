@@ -177,7 +177,23 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
 	if !fi.Mode().IsRegular() {
 		return objstore.Object{}, notFound("head", key, p)
 	}
-	return objstore.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return object(key, fi), nil
+}
+
+// object describes a file. Its version is size, mtime in nanoseconds and
+// inode: a Write or a completed upload renames a new file (a new inode)
+// into place, so even a rewrite within the file system's timestamp
+// granularity gets a new version. The MD5 is not stored, so it is nil.
+func object(key string, fi fs.FileInfo) objstore.Object {
+	return objstore.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), Version: version(fi)}
+}
+
+func version(fi fs.FileInfo) string {
+	v := strconv.FormatInt(fi.Size(), 10) + "-" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		v += "-" + strconv.FormatUint(st.Ino, 10)
+	}
+	return v
 }
 
 type readCloser struct {
@@ -189,6 +205,23 @@ type readCloser struct {
 // range past the end of the file is an error; a range running past the end
 // is cut short.
 func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return s.read(ctx, key, "", offset, length)
+}
+
+// ReadVersion implements objstore.VersionReader: the file is opened, and
+// the size, mtime and inode of the opened file must be version's. The
+// descriptor keeps reading that file even if another one is renamed over
+// its name meanwhile; a rewrite in place during the read is caught by a
+// second check when the range has been read (within the file system's
+// timestamp granularity).
+func (s *Store) ReadVersion(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error) {
+	if version == "" {
+		return nil, fmt.Errorf("local: read %q: empty version", key)
+	}
+	return s.read(ctx, key, version, offset, length)
+}
+
+func (s *Store) read(ctx context.Context, key, want string, offset, length int64) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -212,6 +245,10 @@ func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.
 		f.Close()
 		return nil, notFound("read", key, p)
 	}
+	if v := version(fi); want != "" && v != want {
+		f.Close()
+		return nil, fmt.Errorf("local: read %s: the file changed since it was listed (size-mtime-inode %s, was %s): %w", p, v, want, objstore.ErrChanged)
+	}
 	if offset < 0 || offset > fi.Size() {
 		f.Close()
 		return nil, fmt.Errorf("local: read %s: offset %d out of range (size %d)", p, offset, fi.Size())
@@ -220,7 +257,31 @@ func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.
 	if length >= 0 && length < n {
 		n = length
 	}
+	if want != "" {
+		return readCloser{&pinnedReader{io.NewSectionReader(f, offset, n), f, want}, f}, nil
+	}
 	return readCloser{io.NewSectionReader(f, offset, n), f}, nil
+}
+
+// pinnedReader checks the file's version again at the end of its range.
+type pinnedReader struct {
+	r    io.Reader
+	f    *os.File
+	want string
+}
+
+func (p *pinnedReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err == io.EOF {
+		fi, serr := p.f.Stat()
+		switch {
+		case serr != nil:
+			return n, osErr("read: stat", p.f.Name(), serr)
+		case version(fi) != p.want:
+			return n, fmt.Errorf("local: read %s: the file changed while it was read (size-mtime-inode %s, was %s): %w", p.f.Name(), version(fi), p.want, objstore.ErrChanged)
+		}
+	}
+	return n, err
 }
 
 type ctxReader struct {
@@ -369,7 +430,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objstore.Obje
 			if err != nil {
 				return yield(objstore.Object{}, err)
 			}
-			return yield(objstore.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil)
+			return yield(object(key, fi), nil)
 		}, false)
 	}
 }

@@ -69,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) objstore.Store, opts ...Optio
 		{"MultipartIncompleteInvisible", testMultipartIncomplete, false},
 		{"Delete", testDelete, false},
 		{"Overwrite", testOverwrite, false},
+		{"PinnedRead", testPinnedRead, false},
+		{"ReportedChecksums", testReportedChecksums, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,10 +26,11 @@ type memStore struct {
 	objs    map[string][]byte
 	uploads map[string]map[int][]byte // uploadID -> parts
 	keyOf   map[string]string         // uploadID -> key
+	mtime   map[string]time.Time
 }
 
 func newMem() *memStore {
-	return &memStore{objs: map[string][]byte{}, uploads: map[string]map[int][]byte{}, keyOf: map[string]string{}}
+	return &memStore{objs: map[string][]byte{}, uploads: map[string]map[int][]byte{}, keyOf: map[string]string{}, mtime: map[string]time.Time{}}
 }
 
 func (m *memStore) URL() string                            { return "mem://bucket" }
@@ -67,7 +68,19 @@ func (m *memStore) Head(ctx context.Context, key string) (objstore.Object, error
 		return objstore.Object{}, fmt.Errorf("mem: %q: %w", key, objstore.ErrNotFound)
 	}
 	h := md5.Sum(b)
-	return objstore.Object{Key: key, Size: int64(len(b)), ModTime: time.Now(), MD5: h[:]}, nil
+	return objstore.Object{Key: key, Size: int64(len(b)), ModTime: m.mtime[key], MD5: h[:], Version: hex.EncodeToString(h[:])}, nil
+}
+
+// ReadVersion pins reads to the content's MD5, which is its version here.
+func (m *memStore) ReadVersion(ctx context.Context, key, version string, off, n int64) (io.ReadCloser, error) {
+	o, err := m.Head(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if o.Version != version {
+		return nil, fmt.Errorf("mem: %q is no longer version %s: %w", key, version, objstore.ErrChanged)
+	}
+	return m.Read(ctx, key, off, n)
 }
 
 func (m *memStore) Read(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
@@ -109,6 +122,7 @@ func (m *memStore) Write(ctx context.Context, key string, r io.Reader, size int6
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.objs[key] = b
+	m.mtime[key] = time.Now()
 	return nil
 }
 
@@ -155,6 +169,7 @@ func (m *memStore) CompleteMultipart(ctx context.Context, key, id string, parts 
 		all = append(all, b...)
 	}
 	m.objs[key] = all
+	m.mtime[key] = time.Now()
 	delete(m.uploads, id)
 	delete(m.keyOf, id)
 	return nil

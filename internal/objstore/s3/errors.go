@@ -133,6 +133,8 @@ func classify(err error, notFound error) (sentinel error, retryable bool) {
 		return objstore.ErrUploadNotFound, false
 	case checksumCodes[code]:
 		return objstore.ErrChecksumMismatch, false
+	case code == "PreconditionFailed", status == 412:
+		return objstore.ErrChanged, false // only pinned reads send a precondition
 	case code == "InvalidObjectState":
 		return nil, false // a 403 for archived (Glacier) objects, not a permission problem
 	case accessCodes[code], status == 403:
@@ -197,6 +199,8 @@ func (s *Store) wrap(ctx context.Context, op, key string, err error, notFound er
 		}
 		werr = fmt.Errorf("s3: %s %s: %w using %s (%s): %s: %w",
 			op, obj, sentinel, s.credentialSource(ctx), s.where(), hint, err)
+	case objstore.ErrChanged:
+		werr = fmt.Errorf("s3: %s %s: the object was rewritten since it was listed (its ETag no longer matches): %w: %w", op, obj, sentinel, err)
 	case objstore.ErrChecksumMismatch:
 		werr = fmt.Errorf("s3: %s %s: the server rejected the data: its MD5 differs from the Content-MD5 sent: %w: %w", op, obj, sentinel, err)
 	case nil:

@@ -252,7 +252,7 @@ func (s *Store) URL() string { return "s3://" + s.bucket }
 
 // Features: parts of at least 5 MiB (but the last), at most 10,000 of them.
 func (s *Store) Features() objstore.Features {
-	return objstore.Features{MinPartSize: MinPartSize, MaxParts: MaxParts}
+	return objstore.Features{MinPartSize: MinPartSize, MaxParts: MaxParts, ReportsMD5: true, MultipartETag: true}
 }
 
 // BucketExists sends HeadBucket.
@@ -330,12 +330,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objstore.Obje
 					}
 					key = k
 				}
-				obj := objstore.Object{
-					Key:     key,
-					Size:    aws.ToInt64(o.Size),
-					ModTime: aws.ToTime(o.LastModified),
-					MD5:     etagMD5(o.ETag),
-				}
+				obj := object(key, aws.ToInt64(o.Size), aws.ToTime(o.LastModified), o.ETag)
 				if !yield(obj, nil) {
 					return
 				}
@@ -354,74 +349,21 @@ func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
 	if err != nil {
 		return objstore.Object{}, s.wrap(ctx, "head", key, err, objstore.ErrNotFound)
 	}
+	return object(key, aws.ToInt64(out.ContentLength), aws.ToTime(out.LastModified), out.ETag), nil
+}
+
+// object is a listing entry or Head answer. The ETag is the version: it changes with the content, it is what If-Match
+// compares, and ListObjectsV2 gives it where it gives no version id.
+func object(key string, size int64, mod time.Time, etag *string) objstore.Object {
 	return objstore.Object{
 		Key:     key,
-		Size:    aws.ToInt64(out.ContentLength),
-		ModTime: aws.ToTime(out.LastModified),
-		MD5:     etagMD5(out.ETag),
-	}, nil
+		Size:    size,
+		ModTime: mod,
+		MD5:     etagMD5(etag),
+		ETag:    strings.Trim(aws.ToString(etag), `"`),
+		Version: strings.Trim(aws.ToString(etag), `"`),
+	}
 }
-
-// Read sends GetObject for bytes [offset, offset+length) (length < 0: to the
-// end). Length 0 returns an empty body without a request (S3 has no empty
-// range). An offset exactly at the end of the object gives an empty body, one
-// past it an error, as on local disk. Errors while reading the body are
-// returned retryable.
-func (s *Store) Read(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if offset < 0 {
-		return nil, fmt.Errorf("s3: read s3://%s/%s: negative offset %d", s.bucket, key, offset)
-	}
-	if length == 0 {
-		return io.NopCloser(bytes.NewReader(nil)), nil
-	}
-	in := &awss3.GetObjectInput{
-		Bucket:       &s.bucket,
-		Key:          &key,
-		RequestPayer: s.payer(),
-	}
-	switch {
-	case length > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
-	case offset > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
-	}
-	out, err := s.client.GetObject(ctx, in)
-	if err != nil {
-		if code, _ := apiCode(err); code == "InvalidRange" || httpStatus(err) == 416 {
-			// Past the end: empty at exactly the end (like a file), an error beyond.
-			if o, herr := s.Head(ctx, key); herr == nil {
-				if offset == o.Size {
-					return io.NopCloser(bytes.NewReader(nil)), nil
-				}
-				return nil, fmt.Errorf("s3: read s3://%s/%s: offset %d out of range (size %d): %w", s.bucket, key, offset, o.Size, err)
-			}
-		}
-		return nil, s.wrap(ctx, "read", key, err, objstore.ErrNotFound)
-	}
-	return &body{rc: out.Body, s: s, key: key}, nil
-}
-
-// body marks errors while streaming a GetObject body (resets, timeouts) as
-// retryable and names the object.
-type body struct {
-	rc  io.ReadCloser
-	s   *Store
-	key string
-}
-
-func (b *body) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	switch {
-	case err == nil, err == io.EOF:
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		err = fmt.Errorf("s3: read s3://%s/%s: body: %w", b.s.bucket, b.key, err)
-	default:
-		err = objstore.Retryable(fmt.Errorf("s3: read s3://%s/%s: body: %w", b.s.bucket, b.key, err))
-	}
-	return n, err
-}
-
-func (b *body) Close() error { return b.rc.Close() }
 
 // payload returns a request body of exactly size bytes from r, without a copy
 // when r can seek (see the package comment).
