@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"iter"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -86,7 +85,10 @@ func TestTempAndStagingFilesInvisible(t *testing.T) {
 	root := t.TempDir()
 	s := New(root)
 	put(t, s, "d/real", "x")
-	for _, name := range []string{".skyplane-tmp-123", "d/.skyplane-tmp-abc", "d/.skyplane-mpu-00000000000000000000000000000000-x"} {
+	if err := os.MkdirAll(filepath.Join(root, "d", stagingName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".skyplane-tmp-123", "d/.skyplane-tmp-abc", "d/" + stagingName + "/" + mpuPrefix + "00000000000000000000000000000000-x"} {
 		if err := os.WriteFile(filepath.Join(root, name), []byte("junk"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -594,42 +596,6 @@ func TestReadRanges(t *testing.T) {
 	}
 	if _, err := s.Read(t.Context(), "r", -1, 1); err == nil {
 		t.Errorf("Read at a negative offset succeeded")
-	}
-}
-
-func TestSweepStale(t *testing.T) {
-	root := t.TempDir()
-	s := New(root)
-	dir := filepath.Join(root, "a", "b")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// A process that has exited: its temp file is stale.
-	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	dead := filepath.Join(dir, fmt.Sprintf("%s%d-123", tmpPrefix, cmd.Process.Pid))
-	live := filepath.Join(dir, fmt.Sprintf("%s%d-456", tmpPrefix, os.Getpid()))
-	other := filepath.Join(dir, "keep.txt")
-	for _, p := range []string{dead, live, other} {
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.SweepStale(context.Background(), "a/"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("stale temp file of a dead writer kept: %v", err)
-	}
-	for _, p := range []string{live, other} {
-		if _, err := os.Stat(p); err != nil {
-			t.Errorf("%s removed: %v", p, err)
-		}
-	}
-	if err := s.SweepStale(context.Background(), "missing/"); err != nil {
-		t.Errorf("missing prefix: %v", err)
 	}
 }
 

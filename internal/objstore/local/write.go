@@ -1,0 +1,287 @@
+package local
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
+)
+
+// syncFile is (*os.File).Sync; tests replace it to simulate a disk that
+// fails to flush.
+var syncFile = (*os.File).Sync
+
+// Write stores size bytes from r as key atomically: a temp file in the
+// folder's staging area, fsynced, renamed into place, the folder fsynced.
+func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, sum []byte) error {
+	if why := checkKey(key); why == "" && strings.HasSuffix(key, "/") && size == 0 {
+		// A folder marker: the best a file system can do is the directory.
+		p := s.path(key)
+		if err := s.mkdirAll(p); err != nil {
+			return osErr("write folder marker", p, err)
+		}
+		return nil
+	}
+	p, err := s.objectPath("write", key)
+	if err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("local: write %s: negative size %d", p, size)
+	}
+	dir := filepath.Dir(p)
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return fmt.Errorf("local: write %s: a directory is in the way", p)
+	}
+	f, err := s.createTemp(ctx, dir)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		s.dropStaging(dir)
+		return err
+	}
+	var w io.Writer = f
+	h := md5.New()
+	if sum != nil {
+		w = io.MultiWriter(f, h)
+	}
+	n, err := copyN(ctx, w, r, size)
+	if err == nil && n < size {
+		err = io.EOF
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return fail(fmt.Errorf("local: write %s: source ended after %d of %d bytes", p, n, size))
+		}
+		return fail(fmt.Errorf("local: write %s: %w", p, err))
+	}
+	if got := h.Sum(nil); sum != nil && !slices.Equal(got, sum) {
+		return fail(fmt.Errorf("local: write %s: md5 %x, want %x: %w", p, got, sum, objstore.ErrChecksumMismatch))
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(osErr("write: chmod", tmp, err))
+	}
+	if err := s.closeSynced(f); err != nil {
+		os.Remove(tmp)
+		s.dropStaging(dir)
+		return osErr("write: flush", tmp, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		s.dropStaging(dir)
+		return osErr("write: rename into", p, err)
+	}
+	s.dropStaging(dir)
+	if err := s.syncDir(dir); err != nil {
+		return osErr("write: flush directory", dir, err)
+	}
+	return nil
+}
+
+// closeSynced fsyncs f (unless NoFsync) and closes it; either error is the
+// caller's: the data may not be on disk.
+func (s *Store) closeSynced(f *os.File) error {
+	if !s.noFsync {
+		if err := syncFile(f); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// syncDir fsyncs a directory so that the entries renamed or created in it
+// survive a power loss (unless NoFsync).
+func (s *Store) syncDir(dir string) error {
+	if s.noFsync {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = syncFile(d)
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
+		err = nil // a file system that cannot sync directories
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mkdirAll creates dir and its missing parents, and fsyncs the parent of
+// each one it created, so a file later renamed into dir stays reachable
+// after a power loss.
+func (s *Store) mkdirAll(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return nil
+	}
+	top := dir // the topmost missing directory
+	for {
+		parent := filepath.Dir(top)
+		if _, err := os.Stat(parent); err == nil || parent == top {
+			break
+		}
+		top = parent
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if err := s.syncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+		if d == top || filepath.Dir(d) == d {
+			return nil
+		}
+	}
+}
+
+// createTemp creates a temp file in dir's staging folder, creating both.
+func (s *Store) createTemp(ctx context.Context, dir string) (*os.File, error) {
+	st := filepath.Join(dir, stagingName)
+	if err := s.stagingFolder(ctx, dir); err != nil {
+		return nil, err
+	}
+	for range 5 {
+		f, err := os.CreateTemp(st, tempPattern())
+		if !errors.Is(err, fs.ErrNotExist) {
+			if err != nil {
+				return nil, osErr("write: create temp file in", st, err)
+			}
+			return f, nil
+		}
+		// Another writer removed the staging folder once it was empty.
+		if err := s.stagingFolder(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("local: write: staging folder %s keeps disappearing", st)
+}
+
+// stagingFolder makes sure dir and its staging folder exist. The first time
+// this process uses a staging folder, it removes what writers that died
+// left there.
+func (s *Store) stagingFolder(ctx context.Context, dir string) error {
+	if err := s.mkdirAll(dir); err != nil {
+		return osErr("write: create directory", dir, err)
+	}
+	st := filepath.Join(dir, stagingName)
+	if _, done := s.swept.LoadOrStore(st, true); !done {
+		// Best effort: a failure to sweep must not fail the write.
+		_ = s.sweepStaging(ctx, st)
+	}
+	if err := os.Mkdir(st, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return osErr("write: create staging folder", st, err)
+	}
+	return nil
+}
+
+// dropStaging removes dir's staging folder if it is empty. A folder still
+// in use by another writer is not empty, and rmdir is atomic.
+func (s *Store) dropStaging(dir string) {
+	_ = syscall.Rmdir(filepath.Join(dir, stagingName))
+}
+
+// tempPattern names temporary files after the writing process, so files
+// left by a process that died mid-write can be told apart and swept.
+func tempPattern() string { return tmpPrefix + strconv.Itoa(os.Getpid()) + "-*" }
+
+// deadWriter reports whether name is a temp file whose writer process is gone.
+func deadWriter(name string) bool {
+	rest, ok := strings.CutPrefix(name, tmpPrefix)
+	if !ok {
+		return false
+	}
+	pidText, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	err = syscall.Kill(pid, 0)
+	return err != nil && !errors.Is(err, syscall.EPERM)
+}
+
+// SweepStale removes what writers that died (a gateway killed mid-write)
+// left in the staging folder of prefix's directory: their temp files and
+// the part markers of uploads whose staging file is gone. It reads that one
+// hidden folder and nothing of the user's tree; staging folders deeper down
+// are swept by the first write into them. Open multipart uploads stay: a
+// later run resumes them, or Abort removes them.
+func (s *Store) SweepStale(ctx context.Context, prefix string) error {
+	dir := filepath.Join(s.root, filepath.FromSlash(prefix))
+	if !strings.HasSuffix(prefix, "/") && prefix != "" {
+		dir = filepath.Dir(dir)
+	}
+	return s.sweepStaging(ctx, filepath.Join(dir, stagingName))
+}
+
+func (s *Store) sweepStaging(ctx context.Context, st string) error {
+	des, err := readDir(st)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return osErr("sweep staging folder", st, err)
+	}
+	var errs []error
+	for _, de := range des {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := filepath.Join(st, de.Name())
+		switch {
+		case de.IsDir() && strings.HasSuffix(de.Name(), partsSuffix):
+			errs = append(errs, sweepParts(p))
+		case !de.IsDir() && deadWriter(de.Name()):
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, osErr("sweep stale temp file", p, err))
+			}
+		}
+	}
+	s.dropStaging(filepath.Dir(st))
+	return errors.Join(errs...)
+}
+
+// sweepParts removes a part-marker folder whose upload's staging file is
+// gone (a Complete interrupted after its rename), or else the temp files
+// of dead writers in it.
+func sweepParts(parts string) error {
+	if _, err := os.Lstat(strings.TrimSuffix(parts, partsSuffix)); errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(parts); err != nil {
+			return osErr("sweep part markers", parts, err)
+		}
+		return nil
+	}
+	des, err := readDir(parts)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return osErr("sweep part markers", parts, err)
+	}
+	for _, de := range des {
+		if deadWriter(de.Name()) {
+			p := filepath.Join(parts, de.Name())
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return osErr("sweep stale temp file", p, err)
+			}
+		}
+	}
+	return nil
+}
