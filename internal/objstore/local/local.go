@@ -368,4 +368,3 @@ func (s *Store) walk(ctx context.Context, dirKey string, want func(key string, i
 	}
 	return true
 }
-

@@ -123,4 +123,3 @@ func copyN(ctx context.Context, w io.Writer, r io.Reader, n int64) (int64, error
 	}
 	return io.CopyBuffer(w, io.LimitReader(ctxReader{ctx, r}, n), make([]byte, 1<<20))
 }
-
