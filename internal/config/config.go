@@ -28,7 +28,10 @@ type Config struct {
 	MultipartEnabled                                                                      bool
 	MultipartMinThresholdMB, MultipartChunkSizeMB, MultipartMaxChunks                     int
 	RequesterPays, NativeCmdEnabled                                                       bool
-	NativeCmdThresholdGB                                                                  int
+	// LocalFsync: the local-disk store fsyncs finished files, staged parts
+	// and their folders (objstore.Options.NoFsync is its negation).
+	LocalFsync           bool
+	NativeCmdThresholdGB int
 
 	AWSInstanceClass    string
 	AWSUseSpotInstances bool
@@ -86,6 +89,7 @@ func Default() Config {
 		MultipartChunkSizeMB:    16,
 		MultipartMaxChunks:      9990,
 		RequesterPays:           false,
+		LocalFsync:              true,
 		NativeCmdEnabled:        true,
 		NativeCmdThresholdGB:    2,
 		AWSInstanceClass:        "m5.8xlarge",
@@ -202,6 +206,8 @@ var defs = []keyDef{
 		i: func(c *Config) *int { return &c.MultipartMaxChunks }, min: 1, max: 10000},
 	{name: "requester_pays", help: "access requester-pays buckets (the requester is billed)",
 		b: func(c *Config) *bool { return &c.RequesterPays }},
+	{name: "local_fsync", help: "fsync files, staged parts and folders written to local disk, so a finished copy survives a power loss (false: faster, atomic but not durable)",
+		b: func(c *Config) *bool { return &c.LocalFsync }},
 	{name: "native_cmd_enabled", help: "for small transfers, copy with the cloud's own tooling instead of gateways",
 		b: func(c *Config) *bool { return &c.NativeCmdEnabled }},
 	{name: "native_cmd_threshold_gb", help: "transfers below this many GB use the native copy when native_cmd_enabled",
