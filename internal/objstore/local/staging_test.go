@@ -291,3 +291,17 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("full file system holds %q, want only the object that fit", got)
 	}
 }
+
+// TestOpenPassesNoFsync: the registry's opener hands Options.NoFsync to
+// the store (config local_fsync false).
+func TestOpenPassesNoFsync(t *testing.T) {
+	for _, no := range []bool{false, true} {
+		st, err := objstore.Open(t.Context(), objstore.Location{Scheme: objstore.SchemeLocal}, objstore.Options{NoFsync: no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.(*Store).noFsync; got != no {
+			t.Errorf("Open(NoFsync %v) gave a store with noFsync %v", no, got)
+		}
+	}
+}
