@@ -25,6 +25,10 @@ type Object struct {
 	// MD5 is the whole-object MD5 when the store knows it (nil otherwise, e.g.
 	// for S3 multipart objects whose ETag is not an MD5).
 	MD5 []byte
+	// CRC32C is the whole-object CRC-32C (Castagnoli), 4 bytes big-endian,
+	// when the store reports one (GCS, also for composed objects); nil
+	// otherwise.
+	CRC32C []byte
 	// ETag is the store's entity tag as it reports it, without quotes (S3:
 	// the MD5 of a single-part object, or the MD5 of the parts' MD5s
 	// followed by "-N" for an object of N parts); empty where there is none.
@@ -70,6 +74,9 @@ type Features struct {
 	// hex(MD5(part MD5s concatenated)) + "-N" for N parts, so a reader can
 	// check the object against the part MD5s it recorded.
 	MultipartETag bool
+	// ReportsCRC32C: List and Head set Object.CRC32C for every object,
+	// multipart ones included (GCS).
+	ReportsCRC32C bool
 }
 
 // Store is the driver interface of one bucket (or container, or file system root).

@@ -67,6 +67,7 @@ package gcs
 import (
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -193,7 +194,7 @@ func (s *Store) URL() string { return "gs://" + s.name }
 // Features: no minimum part size (compose sources may be any size) and at
 // most MaxParts parts.
 func (s *Store) Features() objstore.Features {
-	return objstore.Features{MinPartSize: 0, MaxParts: MaxParts, ReportsMD5: true}
+	return objstore.Features{MinPartSize: 0, MaxParts: MaxParts, ReportsMD5: true, ReportsCRC32C: true}
 }
 
 // BucketExists reads the bucket's metadata. A principal that may list
@@ -277,6 +278,9 @@ func toObject(a *storage.ObjectAttrs) objstore.Object {
 	if a.Generation == 0 {
 		o.Version = ""
 	}
+	// GCS computes a CRC-32C of every object, composed ones too (0 is the
+	// CRC of an empty object, not a missing one).
+	o.CRC32C = binary.BigEndian.AppendUint32(nil, a.CRC32C)
 	if len(a.MD5) == md5.Size {
 		o.MD5 = a.MD5
 	}
@@ -316,7 +320,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[objstore.Obje
 func (s *Store) listRaw(ctx context.Context, q *storage.Query) iter.Seq2[*storage.ObjectAttrs, error] {
 	return func(yield func(*storage.ObjectAttrs, error) bool) {
 		q.Projection = storage.ProjectionNoACL
-		if err := q.SetAttrSelection([]string{"Name", "Size", "Updated", "MD5", "Etag", "Generation"}); err != nil {
+		if err := q.SetAttrSelection([]string{"Name", "Size", "Updated", "MD5", "CRC32C", "Etag", "Generation"}); err != nil {
 			yield(nil, err)
 			return
 		}

@@ -3,9 +3,11 @@ package objstoretest
 import (
 	"bytes"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 	"testing"
@@ -46,7 +48,7 @@ func wantSameObject(t *testing.T, listed, head objstore.Object) {
 	if listed.Version == "" {
 		t.Errorf("List gives %q no Version", listed.Key)
 	}
-	if listed.Version != head.Version || listed.ETag != head.ETag || !bytes.Equal(listed.MD5, head.MD5) || listed.Size != head.Size {
+	if listed.Version != head.Version || listed.ETag != head.ETag || !bytes.Equal(listed.MD5, head.MD5) || !bytes.Equal(listed.CRC32C, head.CRC32C) || listed.Size != head.Size {
 		t.Errorf("List and Head disagree on %q:\n list %+v\n head %+v", listed.Key, listed, head)
 	}
 	if listed.ModTime.IsZero() || head.ModTime.IsZero() {
@@ -142,6 +144,10 @@ func testReportedChecksums(t *testing.T, s objstore.Store) {
 		l := listOne(t, s, c.key)
 		wantSameObject(t, l, h)
 		for how, o := range map[string]objstore.Object{"List": l, "Head": h} {
+			crc := binary.BigEndian.AppendUint32(nil, crc32.Checksum(c.data, crc32.MakeTable(crc32.Castagnoli)))
+			if (o.CRC32C != nil || f.ReportsCRC32C) && !bytes.Equal(o.CRC32C, crc) {
+				t.Errorf("%s(%q).CRC32C = %x, want %x (Features.ReportsCRC32C %v)", how, c.key, o.CRC32C, crc, f.ReportsCRC32C)
+			}
 			if o.MD5 != nil && !bytes.Equal(o.MD5, sum(c.data)) {
 				t.Errorf("%s(%q).MD5 = %x, want %x (or nil)", how, c.key, o.MD5, sum(c.data))
 			}
