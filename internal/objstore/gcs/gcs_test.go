@@ -962,7 +962,7 @@ func TestErrorMapping(t *testing.T) {
 		{"429", gerr(429, "rate limit"), false, nil, true, nil},
 		{"500", gerr(500, "backend error"), false, nil, true, nil},
 		{"503 after retries", fmt.Errorf("storage: retry failed after 6 attempts; last error: %w", gerr(503, "unavailable")), false, nil, true, nil},
-		{"412", gerr(412, "precondition"), false, nil, false, nil},
+		{"412", gerr(412, "At least one of the pre-conditions you specified did not hold."), false, objstore.ErrChanged, false, []string{"rewritten"}},
 		{"reset", &url.Error{Op: "Put", URL: "http://x", Err: syscall.ECONNRESET}, false, nil, true, nil},
 		{"unexpected EOF", fmt.Errorf("reading body: %w", io.ErrUnexpectedEOF), false, nil, true, nil},
 		{"canceled", context.Canceled, false, nil, false, nil},
