@@ -52,6 +52,8 @@ func TestErrorMapping(t *testing.T) {
 		{"plain 403", respErr(403, "", ""), true, objstore.ErrAccessDenied, false, nil},
 		{"Md5Mismatch", respErr(400, "Md5Mismatch", "The MD5 value specified in the request did not match."), true, objstore.ErrChecksumMismatch, false, []string{"checksum mismatch"}},
 		{"InvalidMd5", respErr(400, "InvalidMd5", ""), true, objstore.ErrChecksumMismatch, false, nil},
+		{"ConditionNotMet", respErr(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met."), true, objstore.ErrChanged, false, []string{"rewritten"}},
+		{"HEAD 412 without code", respErr(412, "", ""), true, objstore.ErrChanged, false, nil},
 		{"ServerBusy", respErr(503, "ServerBusy", ""), true, nil, true, []string{"temporary"}},
 		{"InternalError", respErr(500, "InternalError", ""), true, nil, true, nil},
 		{"OperationTimedOut", respErr(500, "OperationTimedOut", ""), true, nil, true, nil},

@@ -622,6 +622,8 @@ func TestErrorMapping(t *testing.T) {
 		{"BadDigest", apiErr(400, "BadDigest", nil), objstore.ErrNotFound, objstore.ErrChecksumMismatch, false},
 		{"InvalidDigest", apiErr(400, "InvalidDigest", nil), objstore.ErrNotFound, objstore.ErrChecksumMismatch, false},
 		{"NoSuchUpload", apiErr(404, "NoSuchUpload", nil), objstore.ErrNotFound, objstore.ErrUploadNotFound, false},
+		{"PreconditionFailed", apiErr(412, "PreconditionFailed", nil), objstore.ErrNotFound, objstore.ErrChanged, false},
+		{"HEAD 412", apiErr(412, "", nil), objstore.ErrNotFound, objstore.ErrChanged, false},
 		{"SlowDown", apiErr(503, "SlowDown", nil), objstore.ErrNotFound, nil, true},
 		{"SlowDown code only", apiErr(400, "SlowDown", nil), objstore.ErrNotFound, nil, true},
 		{"503", apiErr(503, "", nil), objstore.ErrNotFound, nil, true},
