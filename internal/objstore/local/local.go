@@ -71,8 +71,8 @@ var readDir = os.ReadDir
 type Store struct {
 	root    string
 	noFsync bool
-	// swept holds the staging folders this process has swept of dead
-	// writers' temp files (once each, on first use).
+	// swept holds the staging folders this process found already there
+	// and swept of dead writers' temp files (once each).
 	swept sync.Map
 }
 

@@ -175,18 +175,24 @@ func (s *Store) createTemp(ctx context.Context, dir string) (*os.File, error) {
 }
 
 // stagingFolder makes sure dir and its staging folder exist. The first time
-// this process uses a staging folder, it removes what writers that died
-// left there.
+// this process finds a staging folder already there, it removes what
+// writers that died left in it (one entry per such folder in s.swept; a
+// folder this process created needs no sweep).
 func (s *Store) stagingFolder(ctx context.Context, dir string) error {
 	if err := s.mkdirAll(dir); err != nil {
 		return osErr("write: create directory", dir, err)
 	}
 	st := filepath.Join(dir, stagingName)
-	if _, done := s.swept.LoadOrStore(st, true); !done {
-		// Best effort: a failure to sweep must not fail the write.
-		_ = s.sweepStaging(ctx, st)
+	err := os.Mkdir(st, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		if _, done := s.swept.LoadOrStore(st, true); !done {
+			// Best effort: a failure to sweep must not fail the write. The
+			// sweep may drop the folder if it empties it; callers retry.
+			_ = s.sweepStaging(ctx, st)
+		}
+		return nil
 	}
-	if err := os.Mkdir(st, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err != nil {
 		return osErr("write: create staging folder", st, err)
 	}
 	return nil
