@@ -196,9 +196,9 @@ func (r *Receiver) next() (*Frame, int64, error) {
 			bufpool.Put(fr.Buf)
 			return bad(fmt.Errorf("%w: decompress: got %d of %d bytes (%v)", ErrChecksum, n, rawLen, err))
 		}
-		// The compressed payload is recycled on return.
-		r.release(wireLen)
-		reserved = rawLen
+		// The compressed payload is recycled on return, but the frame keeps
+		// its whole reservation: budgets round what they give and take, so
+		// only the amount acquired goes back, once.
 	} else {
 		fr.Buf, fr.Data, keep = pbuf, body, true
 	}

@@ -89,7 +89,8 @@
 // error from then on and the caller closes the connection. They are all
 // checked before any memory is committed to the frame; then the frame's
 // memory (wire length, plus raw length when compressed) is taken from
-// Options.Budget, and only then allocated. A frame that fails
+// Options.Budget, and only then allocated; the frame holds it until
+// Frame.Release. A frame that fails
 // authentication (ErrAuth), decompression or the MD5 check (ErrChecksum) is
 // returned as a *FrameError: its payload has been consumed, the stream is
 // still in sync, and the caller fails that chunk and keeps reading.
