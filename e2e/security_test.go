@@ -63,12 +63,15 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 				meta, _ := json.Marshal(map[string]any{"target": "local:dst", "req": req})
 				return &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: md5.Sum(data)}
 			}
+			var recorded bytes.Buffer // what the last send wrote, byte for byte
 			send := func(k []byte, frames ...*wire.Frame) error {
-				conn, err := net.Dial("tcp", in.Data)
+				c, err := net.Dial("tcp", in.Data)
 				if err != nil {
 					return err
 				}
-				defer conn.Close()
+				defer c.Close()
+				recorded.Reset()
+				conn := &recordConn{Conn: c, out: &recorded}
 				s, err := wire.NewSender(conn, wire.Options{Key: k, Seal: sealed})
 				if err != nil {
 					return err
@@ -137,6 +140,18 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(dstDir, "ok")); err != nil || string(b) != "inside the job" {
 				t.Fatalf("inside frame: %q, %v", b, err)
 			}
+			// The bytes of that connection, played again on a new one, are
+			// refused at the handshake: the gateway's nonce is new.
+			os.Remove(filepath.Join(dstDir, "ok"))
+			if err := closedAfter(in.Data, recorded.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			if after := stats(); after.FramesRecv != st.FramesRecv || after.ChunksWritten != st.ChunksWritten {
+				t.Fatalf("a replayed connection delivered frames: %+v", after)
+			}
+			if _, err := os.Stat(filepath.Join(dstDir, "ok")); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a replayed connection wrote: %v", err)
+			}
 			evs, err := c.Events(ctx, 0, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -151,9 +166,19 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			if hwm := peakRSS(t, in.PID); hwm > budget+96<<20 {
 				t.Fatalf("gateway peak RSS %d bytes with a %d budget", hwm, budget)
 			}
-			os.Remove(filepath.Join(dstDir, "ok"))
 		})
 	}
+}
+
+// recordConn copies what is written to a connection into out.
+type recordConn struct {
+	net.Conn
+	out *bytes.Buffer
+}
+
+func (c *recordConn) Write(p []byte) (int, error) {
+	c.out.Write(p)
+	return c.Conn.Write(p)
 }
 
 // rawHeader is a v2 frame header with seq 1 and the given lengths.

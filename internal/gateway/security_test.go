@@ -163,3 +163,34 @@ func TestStartRefusesWithoutKey(t *testing.T) {
 		}
 	}
 }
+
+// Requests still queued at a source gateway when their run ends are
+// dropped, not read; so are requests no run registered.
+func TestSourceDropsRequestsOfEndedRuns(t *testing.T) {
+	g, c := startGateway(t, "src", "src", make([]byte, 32))
+	ctx := context.Background()
+	if err := c.SetProgram(ctx, Program{NumConnections: 1, Source: true, Routes: map[string][]string{"dst": {"127.0.0.1:1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	in, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, "f"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := chunk.Store{URL: "file:///"}
+	req := func(dir string) chunk.Request {
+		return chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 4,
+			Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: strings.TrimPrefix(filepath.Join(dir, "f"), "/")}}}
+	}
+	register(t, out, c)
+	if err := c.EndRun(ctx, "run-1"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := []chunk.Request{req(out), req(out), req(t.TempDir())}
+	if n, err := c.PostChunks(ctx, reqs); err != nil || n != len(reqs) {
+		t.Fatalf("post: %d, %v", n, err)
+	}
+	s := waitStats(t, g, "requests dropped", func(s Stats) bool { return s.RequestsDropped == int64(len(reqs)) })
+	if s.ChunksRead != 0 {
+		t.Fatalf("read %d chunks nobody wants", s.ChunksRead)
+	}
+}
