@@ -50,6 +50,7 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 	for _, in := range insts {
 		sealed := in.ID == "dst-sealed"
 		t.Run(in.ID, func(t *testing.T) {
+			t.Parallel() // each waits out a 10 s handshake timeout
 			c := gateway.NewClient(in.ID, in.Control, secret)
 			if err := c.SetProgram(ctx, gateway.Program{NumConnections: 1, Encrypt: sealed, Sinks: []string{"local:dst"}, MemoryBudget: budget}); err != nil {
 				t.Fatal(err)

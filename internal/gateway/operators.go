@@ -154,14 +154,16 @@ func (g *Gateway) readRange(req chunk.Request) (buf, data []byte, err error) {
 }
 
 // sender owns one persistent connection to a next hop and sends frames from
-// the target's queue over it, redialling when the connection breaks.
+// the target's queue over it, redialling when the connection breaks. A
+// failed dial or handshake backs off, so a peer that refuses the key is not
+// hammered.
 func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 	backoff := 50 * time.Millisecond
 	for g.ctx.Err() == nil {
-		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(g.ctx, "tcp", addr)
+		conn, s, err := g.connect(addr)
 		if err != nil {
 			if g.ctx.Err() == nil {
-				g.log.Warn("dial next hop", "addr", addr, "conn", idx, "err", err)
+				g.log.Warn("connect to next hop", "addr", addr, "conn", idx, "err", err)
 			}
 			select {
 			case <-time.After(backoff):
@@ -172,21 +174,28 @@ func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		if g.tlsClient != nil {
-			tc := tls.Client(conn, g.tlsClient)
-			if err := tc.HandshakeContext(g.ctx); err != nil {
-				g.log.Warn("TLS handshake with next hop", "addr", addr, "err", err)
-				conn.Close()
-				continue
-			}
-			conn = tc
-		}
-		g.sendOn(conn, region, addr, q)
+		g.sendOn(conn, s, region, addr, q)
 		conn.Close()
 	}
 }
 
-func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
+// connect dials a next hop and runs the TLS (when on) and wire handshakes.
+func (g *Gateway) connect(addr string) (net.Conn, *wire.Sender, error) {
+	conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(g.ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.tlsClient != nil {
+		tc := tls.Client(conn, g.tlsClient)
+		hctx, cancel := context.WithTimeout(g.ctx, handshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tc
+	}
 	opts := g.wireOptions()
 	if g.corrupt.Load() > 0 {
 		opts.Corrupt = func(_ uint64, payload []byte) {
@@ -197,9 +206,13 @@ func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
 	}
 	s, err := wire.NewSender(conn, opts)
 	if err != nil {
-		g.log.Warn("handshake with next hop", "region", region, "err", err)
-		return
+		conn.Close()
+		return nil, nil, err
 	}
+	return conn, s, nil
+}
+
+func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q chan *outFrame) {
 	for {
 		var of *outFrame
 		select {

@@ -130,7 +130,8 @@ type Stats struct {
 	// FramesOutsideJobs: authenticated frames naming a store or key no
 	// registered job writes (refused, not written; also in FramesRejected).
 	FramesOutsideJobs int64 `json:"frames_outside_jobs"`
-	// FramesStale: frames of an attempt older than one already seen.
+	// FramesStale: frames dropped unwritten: an attempt older than one
+	// already seen, or a run that ended while they waited.
 	FramesStale int64 `json:"frames_stale"`
 	// RequestsDropped: queued chunk requests no live run wants any more.
 	RequestsDropped int64 `json:"requests_dropped"`
