@@ -127,7 +127,7 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			// With the key, a frame for a path outside the job is refused;
 			// one inside it lands.
 			outside := frame(2, rel(victim), []byte("authorized_keys"))
-			inside := frame(3, rel(filepath.Join(dstDir, "ok")), []byte("inside the job"))
+			inside := frame(3, rel(filepath.Join(dstDir, in.ID, "ok")), []byte("inside the job"))
 			if err := send(key, outside, inside); err != nil {
 				t.Fatal(err)
 			}
@@ -138,19 +138,19 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			if _, err := os.Stat(victim); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("a frame outside the job was written: %v", err)
 			}
-			if b, err := os.ReadFile(filepath.Join(dstDir, "ok")); err != nil || string(b) != "inside the job" {
+			if b, err := os.ReadFile(filepath.Join(dstDir, in.ID, "ok")); err != nil || string(b) != "inside the job" {
 				t.Fatalf("inside frame: %q, %v", b, err)
 			}
 			// The bytes of that connection, played again on a new one, are
 			// refused at the handshake: the gateway's nonce is new.
-			os.Remove(filepath.Join(dstDir, "ok"))
+			os.Remove(filepath.Join(dstDir, in.ID, "ok"))
 			if err := closedAfter(in.Data, recorded.Bytes()); err != nil {
 				t.Fatal(err)
 			}
 			if after := stats(); after.FramesRecv != st.FramesRecv || after.ChunksWritten != st.ChunksWritten {
 				t.Fatalf("a replayed connection delivered frames: %+v", after)
 			}
-			if _, err := os.Stat(filepath.Join(dstDir, "ok")); !errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join(dstDir, in.ID, "ok")); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("a replayed connection wrote: %v", err)
 			}
 			evs, err := c.Events(ctx, 0, 0)
