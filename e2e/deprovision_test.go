@@ -47,7 +47,7 @@ func TestDeprovisionStopsOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	boot := filepath.Join(dir, "g.boot.json")
-	writeFile(t, boot, []byte(`{"id":"g","region":"local:src","secret":"x"}`))
+	writeFile(t, boot, []byte(`{"id":"g","region":"local:src","secret":"x","key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}`))
 	g := exec.Command(binary, "gateway", "--boot", boot)
 	out, _ := g.StdoutPipe()
 	if err := g.Start(); err != nil {

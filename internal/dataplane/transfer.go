@@ -168,6 +168,11 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 		return nil, err
 	}
 	r.limitParts(stores)
+	runID, err := r.registerRun(stores)
+	if err != nil {
+		return nil, err
+	}
+	defer r.endRun(ctx, runID)
 	for i := range stores {
 		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job); err != nil {
 			return nil, err

@@ -107,6 +107,7 @@ func (g *Gateway) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"state": "stopping"})
 		go g.Shutdown()
 	})
+	g.jobRoutes(mux)
 	return g.authenticate(mux)
 }
 

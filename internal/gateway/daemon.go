@@ -35,6 +35,15 @@ const (
 	// this much data's transfer time and chunk timeouts stay meaningful.
 	requestQueueBytes = 512 << 20
 	maxErrors         = 100
+	// defaultMaxConnections bounds inbound data connections (a program may
+	// set its own): every source gateway's connections fit many times.
+	defaultMaxConnections = 512
+	// defaultIdleTimeout: a data connection that delivers nothing for this
+	// long is closed.
+	defaultIdleTimeout = 5 * time.Minute
+	// handshakeTimeout bounds TLS and wire handshakes, and how long a
+	// connection may wait for the program before it is installed.
+	handshakeTimeout = 10 * time.Second
 )
 
 // Gateway is one running gateway.
@@ -63,6 +72,9 @@ type Gateway struct {
 	sendQ       map[string]chan *outFrame
 	writeQ      chan *inFrame
 	budget      *budget
+	jobs        registry
+	// inbound counts open data connections, against the connection limit.
+	inbound atomic.Int64
 
 	status  *statusLog
 	errMu   sync.Mutex
@@ -78,6 +90,8 @@ type counters struct {
 	wireSent, wireRecv, rawSent, rawRecv       atomic.Int64
 	framesSent, framesRecv, framesRejected     atomic.Int64
 	chunksRead, chunksWritten, connectionsUsed atomic.Int64
+	connectionsRefused, framesOutsideJobs      atomic.Int64
+	framesStale, requestsDropped               atomic.Int64
 }
 
 // EnvCPUProfileDir, when set, makes each gateway write a CPU profile
@@ -134,6 +148,11 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 func Start(ctx context.Context, boot Boot, log *slog.Logger) (*Gateway, error) {
 	if boot.Secret == "" {
 		return nil, errors.New("gateway boot: empty control secret")
+	}
+	// Every data connection is authenticated with the key: a gateway never
+	// runs without one.
+	if len(boot.Key) != wire.KeySize {
+		return nil, fmt.Errorf("gateway boot: the dataplane key is %d bytes, want %d: provision the gateway with its dataplane's key", len(boot.Key), wire.KeySize)
 	}
 	g := &Gateway{
 		boot:    boot,
@@ -201,8 +220,12 @@ func (g *Gateway) Stats() Stats {
 		FramesSent: g.stats.framesSent.Load(), FramesRecv: g.stats.framesRecv.Load(),
 		FramesRejected: g.stats.framesRejected.Load(),
 		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(),
-		ConnectionsUsed: g.stats.connectionsUsed.Load(),
-		StoreRetries:    objstore.Retries(),
+		ConnectionsUsed:    g.stats.connectionsUsed.Load(),
+		ConnectionsRefused: g.stats.connectionsRefused.Load(),
+		FramesOutsideJobs:  g.stats.framesOutsideJobs.Load(),
+		FramesStale:        g.stats.framesStale.Load(),
+		RequestsDropped:    g.stats.requestsDropped.Load(),
+		StoreRetries:       objstore.Retries(),
 	}
 	if g.requests != nil {
 		s.QueuedRequests = len(g.requests)
@@ -246,6 +269,12 @@ func (g *Gateway) install(p Program) error {
 	}
 	if p.MemoryBudget <= 0 {
 		p.MemoryBudget = defaultMemoryBudget
+	}
+	if p.MaxConnections <= 0 {
+		p.MaxConnections = defaultMaxConnections
+	}
+	if p.IdleTimeoutMS <= 0 {
+		p.IdleTimeoutMS = int(defaultIdleTimeout / time.Millisecond)
 	}
 	var err error
 	installed := false
@@ -316,6 +345,11 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 	for i, r := range reqs {
 		if len(r.Dests) == 0 || r.Length < 0 || r.Length > wire.MaxChunk {
 			return i, fmt.Errorf("chunk %s: no destination, or length %d outside [0, %d]", r.ID, r.Length, int64(wire.MaxChunk))
+		}
+		// Receivers refuse frames beyond their memory budget (the same
+		// for every gateway of a dataplane): say so here, not by failing.
+		if r.Length > g.prog.MemoryBudget {
+			return i, fmt.Errorf("chunk %s: %d bytes exceed the gateways' memory budget of %d: use smaller parts", r.ID, r.Length, g.prog.MemoryBudget)
 		}
 		for _, d := range r.Dests {
 			if _, ok := g.sendQ[d.Region]; !ok {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,11 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
 const (
@@ -118,6 +120,12 @@ func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
 		mustJSON(tb, Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: nil}}),
 		[]byte(`{"num_connections":9223372036854775807,"readers":-1,"memory_budget":-9}`),
 		[]byte(`{"num_connections":1,"unknown":1}`),
+		// Job registrations and run ends.
+		mustJSON(tb, JobRegistration{Run: "r", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: "tmp/"}}}),
+		mustJSON(tb, JobRegistration{Run: "", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}}}}),
+		mustJSON(tb, JobRegistration{Run: "r", Scopes: []Scope{{Prefix: "x"}}}),
+		[]byte(`{"run":"r","scopes":[]}`),
+		[]byte(`{"run":"r"}`),
 		// Query strings for the status log.
 		[]byte(`since=0&wait_ms=0`),
 		[]byte(`since=-9223372036854775808&wait_ms=10`),
@@ -144,6 +152,12 @@ func FuzzControlAPI(f *testing.F) {
 	if code, body := call(h, http.MethodPost, PathProgram, "", mustJSON(f, prog), true, 0); code != http.StatusOK {
 		f.Fatalf("install program: %d %s", code, body)
 	}
+	// The seeds' destination is a registered job's, so their requests are
+	// read and sent, not dropped.
+	jobs := JobRegistration{Run: "fuzz", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: "tmp/fuzz-never-written", Exact: true}}}
+	if code, body := call(h, http.MethodPost, PathJobs, "", mustJSON(f, jobs), true, 0); code != http.StatusOK {
+		f.Fatalf("register jobs: %d %s", code, body)
+	}
 	srcFile := filepath.Join(f.TempDir(), "src.bin")
 	if err := os.WriteFile(srcFile, bytes.Repeat([]byte("0123456789"), 2), 0o644); err != nil {
 		f.Fatal(err)
@@ -157,6 +171,8 @@ func FuzzControlAPI(f *testing.F) {
 		for _, ep := range []struct{ method, path, query string }{
 			{http.MethodPost, PathProgram, ""},
 			{http.MethodPost, PathChunks, ""},
+			{http.MethodPost, PathJobs, ""},
+			{http.MethodPost, PathRunEnd, ""},
 			{http.MethodGet, PathStatusLog, string(body)},
 		} {
 			var b []byte
@@ -211,6 +227,22 @@ func FuzzControlAPI(f *testing.F) {
 			t.Fatalf("%d requests queued, %d accepted, %d sent", q, accepted, sent)
 		}
 
+		// Job registration: 200 for a registration that names a run and
+		// stores, 400 for anything else; never 5xx. A run other than the
+		// seeds' may be ended.
+		code, resp = call(h, http.MethodPost, PathJobs, "", body, true, 0)
+		var reg JobRegistration
+		valid := decodeStrict(body, &reg) == nil && reg.Run != "" && len(reg.Scopes) > 0 && !slices.ContainsFunc(reg.Scopes, func(s Scope) bool { return s.Store.URL == "" })
+		if want := map[bool]int{true: http.StatusOK, false: http.StatusBadRequest}[valid]; code != want {
+			t.Fatalf("POST %s %q: %d %s, want %d", PathJobs, body, code, resp, want)
+		}
+		var end RunEnd
+		if decodeStrict(body, &end) == nil && end.Run != "fuzz" {
+			if code, resp := call(h, http.MethodPost, PathRunEnd, "", body, true, 0); code != http.StatusOK {
+				t.Fatalf("POST %s %q: %d %s", PathRunEnd, body, code, resp)
+			}
+		}
+
 		// The status log takes any query; a long wait_ms is cut short by the
 		// request's context.
 		code, resp = call(h, http.MethodGet, PathStatusLog, string(body), nil, true, 20*time.Millisecond)
@@ -225,7 +257,8 @@ func FuzzControlAPI(f *testing.F) {
 }
 
 // drain listens on 127.0.0.1 and discards whatever arrives: a next hop that
-// takes every frame (the wire handshake is one-way).
+// takes every frame; it holds the test gateways' (zero) key, so senders
+// complete the handshake.
 func drain(tb testing.TB) string {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -239,7 +272,24 @@ func drain(tb testing.TB) string {
 			if err != nil {
 				return
 			}
-			go func() { defer c.Close(); _, _ = io.Copy(io.Discard, c) }()
+			go func() {
+				defer c.Close()
+				r, err := wire.NewReceiver(c, wire.Options{Key: make([]byte, wire.KeySize)})
+				if err != nil {
+					return
+				}
+				for {
+					f, _, err := r.Next()
+					var fe *wire.FrameError
+					if errors.As(err, &fe) {
+						continue
+					}
+					if err != nil {
+						return
+					}
+					f.Release()
+				}
+			}()
 		}
 	}()
 	return ln.Addr().String()

@@ -28,6 +28,17 @@ func startGateway(t *testing.T, id, region string, key []byte) (*Gateway, *Clien
 	return g, NewClient(id, g.Ready().Control, "s3cret-"+id)
 }
 
+// register lets a run write under dir (a local path) through every client.
+func register(t *testing.T, dir string, clients ...*Client) {
+	t.Helper()
+	j := JobRegistration{Run: "run-1", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: strings.TrimPrefix(dir, "/") + "/"}}}
+	for _, c := range clients {
+		if err := c.RegisterJobs(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestControlAPIAuth(t *testing.T) {
 	g, _ := startGateway(t, "gw", "r", make([]byte, 32))
 	url := "http://" + g.Ready().Control + PathStatus
@@ -94,6 +105,7 @@ func TestSourceToDestination(t *testing.T) {
 	}
 
 	in, out := t.TempDir(), t.TempDir()
+	register(t, out, srcC, dstC)
 	ref := chunk.Store{URL: "file:///"}
 	var reqs []chunk.Request
 	want := map[string][]byte{}
@@ -109,7 +121,7 @@ func TestSourceToDestination(t *testing.T) {
 	}
 	// A request for a missing object fails without retry.
 	missing := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(in, "/") + "/missing", Length: 3,
-		Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: "x"}}}
+		Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: strings.TrimPrefix(out, "/") + "/x"}}}
 	reqs = append(reqs, missing)
 	if n, err := srcC.PostChunks(ctx, reqs); err != nil || n != len(reqs) {
 		t.Fatalf("accepted %d of %d: %v", n, len(reqs), err)
@@ -297,6 +309,7 @@ func TestTLSBetweenGateways(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, out := t.TempDir(), t.TempDir()
+	register(t, out, srcC, dstC)
 	if err := os.WriteFile(filepath.Join(in, "f"), []byte("over TLS"), 0o644); err != nil {
 		t.Fatal(err)
 	}

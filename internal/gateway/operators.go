@@ -36,16 +36,35 @@ type inFrame struct {
 	release func() // recycles data once written
 }
 
-// wireOptions: sealed frames are authenticated by their AEAD tag, so the
-// receiver re-hashes only unsealed ones. Either way the MD5 then goes to the
-// store, which verifies it through the write (Content-MD5 and the like):
-// one hash at the source, one at the destination, none wasted.
+// wireOptions: every frame is authenticated under the dataplane key (and
+// sealed with encrypt), so the receiver does not re-hash the data: the MD5
+// goes to the store, which verifies it through the write (Content-MD5 and
+// the like): one hash at the source, one at the destination, none wasted.
 func (g *Gateway) wireOptions() wire.Options {
-	o := wire.Options{Compress: g.prog.Compress, VerifyChecksum: g.prog.VerifyChecksums && !g.prog.Encrypt}
-	if g.prog.Encrypt {
-		o.Key = g.boot.Key
+	return wire.Options{Key: g.boot.Key, Seal: g.prog.Encrypt, Compress: g.prog.Compress,
+		HandshakeTimeout: handshakeTimeout, MaxFrame: g.prog.MemoryBudget}
+}
+
+// connBudget takes a frame's memory from the gateway's budget, and gives
+// the connection a fresh read deadline once it has it: waiting for memory
+// is not idling.
+type connBudget struct {
+	g    *Gateway
+	conn net.Conn
+}
+
+func (b connBudget) Acquire(n int64) error {
+	if err := b.g.budget.acquire(b.g.ctx, n); err != nil {
+		return err
 	}
-	return o
+	_ = b.conn.SetReadDeadline(time.Now().Add(b.g.idleTimeout()))
+	return nil
+}
+
+func (b connBudget) Release(n int64) { b.g.budget.release(n) }
+
+func (g *Gateway) idleTimeout() time.Duration {
+	return time.Duration(g.prog.IdleTimeoutMS) * time.Millisecond
 }
 
 // reader reads requested byte ranges from the source store, hashes them and
@@ -59,6 +78,11 @@ func (g *Gateway) reader() {
 		case req = <-g.requests:
 		}
 		g.queuedBytes.Add(-req.Length)
+		if !g.jobs.anyAllowed(req) {
+			// Its run has ended (or never registered): nobody wants it.
+			g.stats.requestsDropped.Add(1)
+			continue
+		}
 		if err := g.budget.acquire(g.ctx, req.Length); err != nil {
 			return
 		}
@@ -130,14 +154,16 @@ func (g *Gateway) readRange(req chunk.Request) (buf, data []byte, err error) {
 }
 
 // sender owns one persistent connection to a next hop and sends frames from
-// the target's queue over it, redialling when the connection breaks.
+// the target's queue over it, redialling when the connection breaks. A
+// failed dial or handshake backs off, so a peer that refuses the key is not
+// hammered.
 func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 	backoff := 50 * time.Millisecond
 	for g.ctx.Err() == nil {
-		conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(g.ctx, "tcp", addr)
+		conn, s, err := g.connect(addr)
 		if err != nil {
 			if g.ctx.Err() == nil {
-				g.log.Warn("dial next hop", "addr", addr, "conn", idx, "err", err)
+				g.log.Warn("connect to next hop", "addr", addr, "conn", idx, "err", err)
 			}
 			select {
 			case <-time.After(backoff):
@@ -148,21 +174,28 @@ func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		if g.tlsClient != nil {
-			tc := tls.Client(conn, g.tlsClient)
-			if err := tc.HandshakeContext(g.ctx); err != nil {
-				g.log.Warn("TLS handshake with next hop", "addr", addr, "err", err)
-				conn.Close()
-				continue
-			}
-			conn = tc
-		}
-		g.sendOn(conn, region, addr, q)
+		g.sendOn(conn, s, region, addr, q)
 		conn.Close()
 	}
 }
 
-func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
+// connect dials a next hop and runs the TLS (when on) and wire handshakes.
+func (g *Gateway) connect(addr string) (net.Conn, *wire.Sender, error) {
+	conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(g.ctx, "tcp", addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.tlsClient != nil {
+		tc := tls.Client(conn, g.tlsClient)
+		hctx, cancel := context.WithTimeout(g.ctx, handshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tc
+	}
 	opts := g.wireOptions()
 	if g.corrupt.Load() > 0 {
 		opts.Corrupt = func(_ uint64, payload []byte) {
@@ -173,9 +206,13 @@ func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
 	}
 	s, err := wire.NewSender(conn, opts)
 	if err != nil {
-		g.log.Warn("handshake with next hop", "region", region, "err", err)
-		return
+		conn.Close()
+		return nil, nil, err
 	}
+	return conn, s, nil
+}
+
+func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q chan *outFrame) {
 	for {
 		var of *outFrame
 		select {
@@ -201,15 +238,32 @@ func (g *Gateway) sendOn(conn net.Conn, region, hop string, q chan *outFrame) {
 	}
 }
 
+func (g *Gateway) maxConnections() int64 {
+	select {
+	case <-g.progSet:
+		return int64(g.prog.MaxConnections)
+	default:
+		return defaultMaxConnections
+	}
+}
+
 func (g *Gateway) acceptLoop() {
 	for {
 		conn, err := g.dataLn.Accept()
 		if err != nil {
 			return
 		}
+		if n := g.inbound.Add(1); n > g.maxConnections() {
+			g.inbound.Add(-1)
+			g.stats.connectionsRefused.Add(1)
+			g.log.Warn("refused data connection: connection limit reached", "from", conn.RemoteAddr().String(), "limit", g.maxConnections())
+			conn.Close()
+			continue
+		}
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
+			defer g.inbound.Add(-1)
 			defer conn.Close()
 			// Unblock the receiver when the gateway stops.
 			stop := context.AfterFunc(g.ctx, func() { conn.Close() })
@@ -220,21 +274,31 @@ func (g *Gateway) acceptLoop() {
 }
 
 func (g *Gateway) receive(conn net.Conn) {
+	wait := time.NewTimer(handshakeTimeout)
+	defer wait.Stop()
 	select {
 	case <-g.progSet:
 	case <-g.ctx.Done():
 		return
+	case <-wait.C:
+		g.recordError("closed data connection from %s: no program installed within %v", conn.RemoteAddr(), handshakeTimeout)
+		return
 	}
 	if g.tlsServer != nil {
 		tc := tls.Server(conn, g.tlsServer)
-		if err := tc.HandshakeContext(g.ctx); err != nil {
+		hctx, cancel := context.WithTimeout(g.ctx, handshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
 			g.stats.framesRejected.Add(1)
 			g.recordError("rejected data connection from %s: TLS: %v", conn.RemoteAddr(), err)
 			return
 		}
 		conn = tc
 	}
-	r, err := wire.NewReceiver(conn, g.wireOptions())
+	opts := g.wireOptions()
+	opts.Budget = connBudget{g: g, conn: conn}
+	r, err := wire.NewReceiver(conn, opts)
 	if err != nil {
 		g.stats.framesRejected.Add(1)
 		g.recordError("rejected data connection from %s: %v", conn.RemoteAddr(), err)
@@ -242,6 +306,7 @@ func (g *Gateway) receive(conn net.Conn) {
 	}
 	used := false
 	for {
+		_ = conn.SetReadDeadline(time.Now().Add(g.idleTimeout()))
 		f, n, err := r.Next()
 		if err != nil {
 			var fe *wire.FrameError
@@ -266,6 +331,7 @@ func (g *Gateway) receive(conn net.Conn) {
 		g.stats.framesRecv.Add(1)
 		var meta frameMeta
 		if err := json.Unmarshal(f.Meta, &meta); err != nil {
+			f.Release()
 			g.event(Event{Chunk: f.ChunkID, Attempt: -1, State: StateFailed, Err: "bad frame metadata: " + err.Error(), Retryable: true})
 			continue
 		}
@@ -277,13 +343,22 @@ func (g *Gateway) receive(conn net.Conn) {
 
 // dispatchIn hands a received frame to a writer (this gateway writes for
 // the target) or to the next hop (relay). It reports false when stopping.
+// The frame holds its memory from the budget (the receiver took it) until
+// released.
 func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
-	size := int64(len(f.Data))
-	if err := g.budget.acquire(g.ctx, size); err != nil {
-		return false
-	}
 	if g.sinks[meta.Target] {
-		dest, _ := meta.dest()
+		dest, ok := meta.dest()
+		if !ok || !g.jobs.allows(dest) {
+			f.Release()
+			g.refuseOutside(f.ChunkID, meta, dest)
+			return true
+		}
+		if !g.jobs.see(f.ChunkID, meta.Req.Attempt) {
+			f.Release()
+			g.stats.framesStale.Add(1)
+			g.log.Info("dropped a frame of a superseded attempt", "chunk", chunk.ID(f.ChunkID).String(), "attempt", meta.Req.Attempt)
+			return true
+		}
 		select {
 		case g.writeQ <- &inFrame{req: meta.Req, dest: dest, data: f.Data, md5: f.MD5, release: f.Release}:
 			return true
@@ -292,7 +367,7 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 		}
 	}
 	if q, ok := g.sendQ[meta.Target]; ok {
-		of := &outFrame{frame: f, req: meta.Req, done: func() { f.Release(); g.budget.release(size) }}
+		of := &outFrame{frame: f, req: meta.Req, done: f.Release}
 		select {
 		case q <- of:
 			return true
@@ -301,7 +376,6 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 		}
 	}
 	f.Release()
-	g.budget.release(size)
 	g.event(Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
 		Err: fmt.Sprintf("gateway %s has no route or store for %s", g.boot.ID, meta.Target)})
 	return true
@@ -318,6 +392,13 @@ func (g *Gateway) writer() {
 		case in = <-g.writeQ:
 		}
 		size := int64(len(in.data))
+		// The run may have ended, or a newer attempt arrived, while this
+		// one waited: then it neither writes nor completes.
+		if !g.jobs.allows(in.dest) || !g.jobs.current(in.req.ID, in.req.Attempt) {
+			in.release()
+			g.stats.framesStale.Add(1)
+			continue
+		}
 		var etag string
 		var sum []byte // nil: the user turned verify_checksums off
 		if g.prog.VerifyChecksums {
@@ -335,15 +416,28 @@ func (g *Gateway) writer() {
 			etag = hex.EncodeToString(sum)
 		}
 		in.release()
-		g.budget.release(size)
 		if err != nil {
 			g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateFailed, Region: in.dest.Region,
 				Err: fmt.Sprintf("write %s: %v", in.dest.Key, err), Retryable: retryable(err)})
 			continue
 		}
 		g.stats.chunksWritten.Add(1)
+		if !g.jobs.current(in.req.ID, in.req.Attempt) {
+			continue // superseded while writing: the newer attempt completes
+		}
 		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, Bytes: size})
 	}
+}
+
+// refuseOutside drops an authenticated frame whose meta names a store or
+// key outside every registered job: whoever holds the key still cannot
+// choose where a gateway writes.
+func (g *Gateway) refuseOutside(id [16]byte, meta frameMeta, dest chunk.Dest) {
+	g.stats.framesOutsideJobs.Add(1)
+	g.stats.framesRejected.Add(1)
+	g.recordError("refused a frame for chunk %s: %s key %q is outside every registered job", chunk.ID(id), dest.Store.URL, dest.Key)
+	g.event(Event{Chunk: id, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
+		Err: fmt.Sprintf("write to %s key %q refused: outside every registered job", dest.Store.URL, dest.Key)})
 }
 
 // retryable classes an error: missing objects and denied access will not

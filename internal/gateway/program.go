@@ -61,6 +61,12 @@ type Program struct {
 	Writers         int  `json:"writers,omitempty"`
 	// MemoryBudget bounds the chunk bytes a gateway holds at once.
 	MemoryBudget int64 `json:"memory_budget,omitempty"`
+	// MaxConnections bounds inbound data connections; more are closed at
+	// once (default 512).
+	MaxConnections int `json:"max_connections,omitempty"`
+	// IdleTimeoutMS closes a data connection that delivers no frame for
+	// this long (default 5 min).
+	IdleTimeoutMS int `json:"idle_timeout_ms,omitempty"`
 
 	Test TestHooks `json:"test,omitempty"`
 }
@@ -119,10 +125,21 @@ type Stats struct {
 	ChunksWritten   int64  `json:"chunks_written"`
 	ConnectionsUsed int64  `json:"connections_used"` // inbound connections that carried ≥ 1 frame
 	StoreRetries    int64  `json:"store_retries"`    // store requests retried (throttling, 5xx)
-	QueuedRequests  int    `json:"queued_requests"`
+	// ConnectionsRefused: inbound data connections over the limit, closed.
+	ConnectionsRefused int64 `json:"connections_refused"`
+	// FramesOutsideJobs: authenticated frames naming a store or key no
+	// registered job writes (refused, not written; also in FramesRejected).
+	FramesOutsideJobs int64 `json:"frames_outside_jobs"`
+	// FramesStale: frames dropped unwritten: an attempt older than one
+	// already seen, or a run that ended while they waited.
+	FramesStale int64 `json:"frames_stale"`
+	// RequestsDropped: queued chunk requests no live run wants any more.
+	RequestsDropped int64 `json:"requests_dropped"`
+	QueuedRequests  int   `json:"queued_requests"`
 }
 
-// frameMeta travels sealed with each frame's data.
+// frameMeta travels authenticated (sealed with encrypt) with each frame's
+// data; Req.Attempt is the attempt the frame belongs to.
 type frameMeta struct {
 	Target string        `json:"target"` // destination region tag this copy is for
 	Req    chunk.Request `json:"req"`

@@ -34,6 +34,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
 // EnvGatewayBinary names the skyplane binary local gateways run.
@@ -172,6 +173,11 @@ func ResolveBinary(explicit string) (string, error) {
 
 // Provision starts the gateways in parallel.
 func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+	// Every data connection is authenticated with the key: a gateway
+	// without one would refuse to start, so say so before starting any.
+	if len(boot.Key) != wire.KeySize {
+		return nil, fmt.Errorf("local provider: the dataplane key is %d bytes, want %d", len(boot.Key), wire.KeySize)
+	}
 	bin, err := ResolveBinary(p.Binary)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestProvisionFailureCleansUp(t *testing.T) {
 	dir := t.TempDir()
 	// A binary that exits at once: no gateway ever becomes ready.
 	p := New("/bin/false")
-	_, err := p.Provision(context.Background(), []compute.Spec{{ID: "a"}, {ID: "b"}}, compute.Boot{Secret: "s", Dir: dir})
+	_, err := p.Provision(context.Background(), []compute.Spec{{ID: "a"}, {ID: "b"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err == nil {
 		t.Fatal("Provision with a broken binary succeeded")
 	}
@@ -82,11 +83,26 @@ func TestProvisionFailureCleansUp(t *testing.T) {
 	}
 }
 
+// Without a full dataplane key no gateway starts: they would run
+// unauthenticated data ports.
+func TestProvisionNeedsKey(t *testing.T) {
+	for _, key := range [][]byte{nil, make([]byte, 16)} {
+		dir := t.TempDir()
+		_, err := New("/bin/true").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Boot{Secret: "s", Key: key, Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), "dataplane key") {
+			t.Fatalf("%d-byte key: err = %v", len(key), err)
+		}
+		if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
+			t.Fatalf("files written: %v", m)
+		}
+	}
+}
+
 func TestRunningAndKill(t *testing.T) {
 	bin := buildSkyplane(t)
 	dir := t.TempDir()
 	p := New(bin)
-	if _, err := p.Provision(context.Background(), []compute.Spec{{ID: "g"}}, compute.Boot{Secret: "s", Dir: dir}); err != nil {
+	if _, err := p.Provision(context.Background(), []compute.Spec{{ID: "g"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	defer p.Deprovision(context.Background())

@@ -103,7 +103,7 @@ func TestParseNetns(t *testing.T) {
 func TestProvisionBadNetnsEnv(t *testing.T) {
 	t.Setenv(EnvTestNetns, "skylab-g1:10.0.0.1")
 	dir := t.TempDir()
-	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Boot{Secret: "s", Dir: dir})
+	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), EnvTestNetns) {
 		t.Fatalf("Provision with a bad %s: %v", EnvTestNetns, err)
 	}
