@@ -175,9 +175,7 @@ func SyncOps(ctx context.Context, srcLoc, dstLoc objstore.Location, src, dst obj
 				op.Reason = "missing"
 			case cur.Size != s.Size:
 				op.Reason = "size differs"
-			// Whole seconds: S3 and Azure keep no finer time, so a source
-			// with sub-second mtimes must not look newer than its own copy.
-			case s.ModTime.Truncate(time.Second).After(cur.ModTime):
+			case newer(s.ModTime, cur.ModTime):
 				op.Reason = "newer"
 			default:
 				op.Kind = ""
@@ -196,12 +194,39 @@ func SyncOps(ctx context.Context, srcLoc, dstLoc objstore.Location, src, dst obj
 			yield(Op{}, fmt.Errorf("%w %s: check the path, or the bucket and credentials", ErrNoObjects, srcLoc))
 			return
 		}
-		for ; cur != nil; _ = advance() {
+		for cur != nil {
 			if del && !yield(Op{Kind: "delete", Reason: "extraneous", DstKey: cur.Key}, nil) {
+				return
+			}
+			if err := advance(); err != nil {
+				yield(Op{}, err)
 				return
 			}
 		}
 	}
+}
+
+// newer reports whether a source mtime is newer than its copy's, compared
+// at the finest precision both timestamps carry: each is taken to keep the
+// coarsest of second, millisecond, microsecond or nanosecond its value is a
+// whole multiple of, and both are truncated to the coarser of the two. A
+// store that keeps whole seconds (S3's Last-Modified) thus never makes a
+// copy look older than a source with nanoseconds, while two stores that
+// keep nanoseconds see an edit made 200 ms after the copy. Equal times are
+// not newer.
+func newer(src, dst time.Time) bool {
+	p := max(precision(src), precision(dst))
+	return src.Truncate(p).After(dst.Truncate(p))
+}
+
+func precision(t time.Time) time.Duration {
+	ns := t.Nanosecond()
+	for _, p := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+		if ns%int(p) == 0 {
+			return p
+		}
+	}
+	return time.Nanosecond
 }
 
 // Preflight opens every store of the jobs and checks what can be checked

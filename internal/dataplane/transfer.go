@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -23,6 +24,9 @@ const (
 	pollWait        = 2 * time.Second
 	maxPollFailures = 10 // consecutive failed polls before a gateway counts as lost
 	completers      = 8  // concurrent CompleteMultipart calls
+	// maxRestarts bounds how often an object rewritten during the transfer
+	// is started again from its new version before it fails.
+	maxRestarts = 3
 )
 
 // Progress is a snapshot of a running transfer. Totals grow while the
@@ -53,27 +57,44 @@ type Result struct {
 	// into dispatch, so it stays near the gateways' queue capacity however
 	// long the listing.
 	PeakInFlight int
-	Stats        []gateway.Stats // per gateway, at the end of the transfer
+	// How the destinations were verified, counted per object and
+	// destination: the store's MD5 of a single-part object against the MD5
+	// the source gateway read, the store's S3-style multipart ETag against
+	// the one the parts' MD5s make, or the size alone where the store
+	// reports neither.
+	VerifiedMD5, VerifiedETag, VerifiedSize int64
+	// Restarted counts objects rewritten at the source while in flight and
+	// started again from their new version.
+	Restarted int
+	Stats     []gateway.Stats // per gateway, at the end of the transfer
 }
 
 // objDest is one object at one destination.
 type objDest struct {
+	index    int // of the destination in the job
 	group    string
 	store    objstore.Store
 	ref      chunk.Store
 	key      string
 	uploadID string
 	parts    []objstore.Part
-	left     int // chunks not yet landed
+	left     int    // chunks not yet landed
+	md5      string // a whole object's MD5 as its source gateway read it
+	exp      *expEntry
 }
 
 type objState struct {
 	srcKey    string
 	size      int64
+	it        item
+	ji        int
+	js        jobStores
 	dests     []*objDest
 	destsLeft int
-	journal   *journal
-	dstIndex  map[*objDest]int // destination index of each dest (journal records)
+	restarts  int
+	// gone: the object was started again from a new source version; what
+	// is still in flight of this state is ignored.
+	gone bool
 }
 
 type chunkState struct {
@@ -169,11 +190,15 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	}
 	r.limitParts(stores)
 	for i := range stores {
-		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job); err != nil {
+		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job, d.log); err != nil {
+			for _, js := range stores[:i] {
+				js.journal.close()
+			}
 			return nil, err
 		}
 		if stores[i].resuming() {
-			d.log.Info("resuming an interrupted transfer", "job", stores[i].job.Src, "open uploads", len(stores[i].journal.uploads))
+			d.log.Info("resuming an interrupted transfer", "job", stores[i].job.Src, "open uploads", len(stores[i].journal.uploads),
+				"objects finished", len(stores[i].journal.done))
 		}
 	}
 	if r.expected, err = newExpectations(d.opts.Dir); err != nil {
@@ -195,15 +220,17 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		err := r.produce(stores)
+		// A listing error is recorded before the listing counts as done:
+		// otherwise finished could close first and the error be lost.
+		if err := r.produce(stores); err != nil {
+			r.cancel(err)
+			return
+		}
 		r.mu.Lock()
 		r.listingDone = true
 		r.prog.ListingDone = true
 		r.checkFinishedLocked()
 		r.mu.Unlock()
-		if err != nil {
-			r.cancel(err)
-		}
 	}()
 	if onProgress != nil {
 		wg.Add(1)
@@ -239,24 +266,27 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 			// Interrupted by the caller: keep open uploads and the journal,
 			// so running the same transfer again continues it.
 			for _, js := range stores {
-				js.journal.close()
+				if err := js.journal.close(); err != nil {
+					d.log.Error("the journal may not resume this transfer: rerun with --no-resume", "err", err)
+				}
 			}
 			return nil, fmt.Errorf("%w (rerun the same command to resume; `skyplane deprovision` aborts what it kept)", runErr)
 		}
 		r.abortOpen()
-		for _, js := range stores {
-			js.journal.remove()
-		}
+		r.dropJournals(ctx, stores)
 		return nil, runErr
 	}
 	if onProgress != nil {
 		onProgress(r.snapshot())
 	}
-	if err := r.verify(ctx, stores); err != nil {
-		return nil, err
+	// A failed verification ends the transfer too: a journal kept past it
+	// would let a rerun trust what it wrote.
+	verr := r.verify(ctx, stores)
+	if err := r.dropJournals(ctx, stores); err != nil && verr == nil {
+		verr = err
 	}
-	for _, js := range stores {
-		js.journal.remove()
+	if verr != nil {
+		return nil, verr
 	}
 	res := r.result
 	res.Retries = r.prog.Retries
@@ -327,7 +357,7 @@ func (r *run) produce(stores []jobStores) error {
 			if err != nil {
 				return err
 			}
-			if err := r.startObject(ji, js, it); err != nil {
+			if err := r.startObject(ji, js, it, nil); err != nil {
 				return err
 			}
 		}
@@ -335,10 +365,10 @@ func (r *run) produce(stores []jobStores) error {
 	return nil
 }
 
+// items yields a job's objects. A copy sends everything the listing names
+// (on a resume, startObject skips what the interrupted run itself finished
+// from the same source); only a sync compares with the destination.
 func (r *run) items(js jobStores) iter.Seq2[item, error] {
-	if js.resuming() && !js.job.Sync && len(js.dsts) == 1 {
-		return r.resumeItems(js)
-	}
 	if !js.job.Sync {
 		return copyItems(r.ctx, js.job, js.src)
 	}
@@ -365,73 +395,113 @@ func (r *run) items(js jobStores) iter.Seq2[item, error] {
 	}
 }
 
-// resumeItems yields what an interrupted copy has left to do: objects the
-// destination lacks, holds at another size, or holds older than the source
-// (whole objects are atomic, so one present at the right size landed).
-func (r *run) resumeItems(js jobStores) iter.Seq2[item, error] {
-	return func(yield func(item, error) bool) {
-		if !js.job.Recursive {
-			for it, err := range copyItems(r.ctx, js.job, js.src) {
-				if err != nil {
-					yield(item{}, err)
-					return
-				}
-				if o, err := js.dsts[0].Head(r.ctx, it.dstKeys[0]); err == nil && o.Size == it.obj.Size &&
-					!it.obj.ModTime.Truncate(time.Second).After(o.ModTime) {
-					continue
-				}
-				yield(it, nil)
-			}
-			return
-		}
-		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], false) {
-			if err != nil {
-				yield(item{}, err)
-				return
-			}
-			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
-				return
-			}
-		}
-	}
-}
-
 // reuseUpload returns the upload an interrupted run opened for this object
-// at destination i, if the journal has it and the store still does.
-func (r *run) reuseUpload(js jobStores, i int, key string, size int64) *journalUpload {
+// at destination i if it was reading the same source (identity) and the
+// store still has it. An upload of another source version is aborted.
+func (r *run) reuseUpload(js jobStores, i int, key string, id srcID) (*journalUpload, error) {
 	if !js.resuming() {
-		return nil
+		return nil, nil
 	}
-	u := js.journal.upload(i, key, size)
+	u := js.journal.upload(i, key)
 	if u == nil {
-		return nil
+		return nil, nil
+	}
+	if u.Src != id {
+		r.d.log.Info("the source changed since the interrupted run: its upload is aborted, the object sent afresh", "key", key)
+		return nil, r.dropUpload(js, u)
 	}
 	ups, err := js.dsts[i].ListMultipartUploads(r.ctx, key)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("list open uploads of %s: %w", key, err)
 	}
 	for _, up := range ups {
 		if up.Key == key && up.UploadID == u.UploadID {
-			return u
+			js.journal.reuse(u)
+			return u, nil
 		}
 	}
-	return nil
+	return nil, js.journal.dropped(u) // gone from the store (expired, aborted elsewhere)
+}
+
+// dropUpload aborts an upload the interrupted run opened and this one will
+// not continue. One that cannot be aborted stays in the journal.
+func (r *run) dropUpload(js jobStores, u *journalUpload) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	defer cancel()
+	if err := js.dsts[u.Dst].AbortMultipart(ctx, u.Key, u.UploadID); err != nil && !errors.Is(err, objstore.ErrUploadNotFound) {
+		return fmt.Errorf("abort the interrupted run's upload of %s: %w", u.Key, err)
+	}
+	return js.journal.dropped(u)
+}
+
+// dropJournals aborts every upload an interrupted run opened that this run
+// did not continue, then deletes the journals. A journal naming an upload
+// that could not be aborted is kept for `skyplane deprovision`.
+func (r *run) dropJournals(ctx context.Context, stores []jobStores) error {
+	var errs []error
+	for _, js := range stores {
+		kept := false
+		for _, u := range js.journal.unreused() {
+			if err := r.dropUpload(js, u); err != nil {
+				r.d.log.Error("abandoned upload left open: `skyplane deprovision` retries", "key", u.Key, "upload", u.UploadID, "err", err)
+				errs = append(errs, err)
+				kept = true
+			}
+		}
+		if kept {
+			js.journal.close()
+			continue
+		}
+		if err := js.journal.remove(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // startObject opens multipart uploads if the object is striped, registers
 // its chunks and hands them to the dispatcher (blocking while gateways are
 // full: that is the backpressure that keeps listings from running ahead).
-func (r *run) startObject(ji int, js jobStores, it item) error {
+// prev is the state of the same object when it starts again because its
+// source was rewritten in flight.
+func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 	ranges := chunk.Split(it.obj.Size, r.params)
 	if ranges[0].Length > wire.MaxChunk {
 		return fmt.Errorf("%s is %d bytes: a single chunk carries at most %d; turn multipart on (--multipart, or multipart_enabled true) with multipart_chunk_size_mb ≤ %d", it.obj.Key, it.obj.Size, int64(wire.MaxChunk), wire.MaxChunk>>20)
 	}
-	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, destsLeft: len(it.dstKeys), dstIndex: map[*objDest]int{}}
+	id := identity(it.obj)
+	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, it: it, ji: ji, js: js}
+	prevExp := map[int]*expEntry{}
+	if prev != nil {
+		o.restarts = prev.restarts + 1
+		for _, od := range prev.dests {
+			prevExp[od.index] = od.exp
+		}
+	}
 	for i, key := range it.dstKeys {
-		od := &objDest{group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}
+		if prev == nil && js.resuming() && !js.job.Sync {
+			// A copy skips only what the interrupted run itself finished,
+			// from this very source version.
+			if x, ok := js.journal.doneFrom(i, key, id); ok {
+				exp, err := r.expected.add(ji, i, key, it.obj.Size)
+				if err != nil {
+					return err
+				}
+				r.expected.settle(exp, x.MD5, x.ETag)
+				continue
+			}
+		}
+		if prev != nil && prevExp[i] == nil {
+			continue // the interrupted run finished it: a whole object of the version listed then
+		}
+		od := &objDest{index: i, group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}
 		if ranges[0].Part > 0 {
 			od.parts = make([]objstore.Part, len(ranges))
-			if u := r.reuseUpload(js, i, key, it.obj.Size); u != nil {
+			u, err := r.reuseUpload(js, i, key, id)
+			if err != nil {
+				return err
+			}
+			if u != nil {
 				od.uploadID = u.UploadID
 				for _, rg := range ranges {
 					if p, ok := u.Parts[rg.Part]; ok && p.Offset == rg.Offset && p.Size == rg.Length {
@@ -439,29 +509,43 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 					}
 				}
 			} else {
-				id, err := od.store.InitiateMultipart(r.ctx, key)
+				uid, err := od.store.InitiateMultipart(r.ctx, key)
 				if err != nil {
 					return fmt.Errorf("start multipart upload of %s: %w", key, err)
 				}
-				od.uploadID = id
-				js.journal.record(journalRecord{Type: "upload", Bucket: od.ref.URL, Dst: i, Key: key, UploadID: id, Size: it.obj.Size})
+				od.uploadID = uid
+				// Synced before any part is sent: an upload the store holds is
+				// never missing from the journal.
+				if err := js.journal.record(journalRecord{Type: "upload", Bucket: od.ref.URL, Dst: i, Key: key, UploadID: uid, Src: &id}, true); err != nil {
+					r.abortDest(js, od)
+					return err
+				}
 			}
 			r.mu.Lock()
 			r.open[od] = true
 			r.mu.Unlock()
 		}
-		o.dests = append(o.dests, od)
-		o.dstIndex[od] = i
-		if err := r.expected.add(ji, i, key, it.obj.Size); err != nil {
-			return err
+		if od.exp = prevExp[i]; od.exp != nil {
+			r.expected.resize(od.exp, it.obj.Size)
+		} else {
+			exp, err := r.expected.add(ji, i, key, it.obj.Size)
+			if err != nil {
+				return err
+			}
+			od.exp = exp
 		}
+		o.dests = append(o.dests, od)
+	}
+	o.destsLeft = len(o.dests)
+	if len(o.dests) == 0 {
+		return nil // every destination has it from the interrupted run
 	}
 	var reqs []chunk.Request
 	var landed int64
 	r.mu.Lock()
-	o.journal = js.journal
 	for _, rg := range ranges {
-		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
+		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, SrcVersion: it.obj.Version,
+			Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
 		cs := &chunkState{obj: o, pending: map[string]bool{}} // the clock starts when a gateway accepts it
 		for _, od := range o.dests {
 			if rg.Part > 0 && od.parts[rg.Part-1].ETag != "" {
@@ -479,9 +563,11 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 		r.chunks[req.ID] = cs
 		reqs = append(reqs, req)
 	}
-	r.outstanding++
-	r.result.PeakInFlight = max(r.result.PeakInFlight, r.outstanding)
-	r.prog.ObjectsTotal++
+	if prev == nil {
+		r.outstanding++
+		r.result.PeakInFlight = max(r.result.PeakInFlight, r.outstanding)
+		r.prog.ObjectsTotal++
+	}
 	r.prog.BytesTotal += it.obj.Size*int64(len(o.dests)) - landed
 	// Destinations whose every part landed before an interruption only
 	// need their upload completed.
@@ -670,7 +756,9 @@ func (r *run) handle(e gateway.Event) {
 	}
 	switch e.State {
 	case gateway.StateComplete:
-		if !cs.pending[e.Region] {
+		// Only the current attempt counts: a superseded one may have read
+		// another version of the source, or raced the attempt that replaced it.
+		if e.Attempt != cs.req.Attempt || !cs.pending[e.Region] {
 			return
 		}
 		delete(cs.pending, e.Region)
@@ -684,16 +772,23 @@ func (r *run) handle(e gateway.Event) {
 				continue
 			}
 			if od.uploadID != "" {
-				od.parts[cs.req.PartNumber-1] = objstore.Part{Number: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag}
-				cs.obj.journal.record(journalRecord{Type: "part", Dst: cs.obj.dstIndex[od], Key: od.key, UploadID: od.uploadID,
-					Part: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag})
+				sum, _ := hex.DecodeString(e.MD5)
+				od.parts[cs.req.PartNumber-1] = objstore.Part{Number: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag, MD5: sum}
+				// Journaled only once landed; synced in batches.
+				if err := cs.obj.js.journal.record(journalRecord{Type: "part", Dst: od.index, Key: od.key, UploadID: od.uploadID,
+					Part: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag, MD5: e.MD5}, false); err != nil {
+					r.fail(err)
+					return
+				}
+			} else {
+				od.md5 = e.MD5
 			}
 			od.left--
 			if od.left == 0 {
 				if od.uploadID != "" {
 					r.complete(cs.obj, od)
 				} else {
-					r.destDoneLocked(cs.obj)
+					r.destDoneLocked(cs.obj, od)
 				}
 			}
 		}
@@ -702,6 +797,10 @@ func (r *run) handle(e gateway.Event) {
 			return // about an attempt already superseded
 		}
 		if e.Region != "" && !cs.pending[e.Region] {
+			return
+		}
+		if e.Changed {
+			r.restartLocked(cs.obj, e.Err)
 			return
 		}
 		if !e.Retryable {
@@ -823,18 +922,37 @@ func (r *run) complete(o *objState, od *objDest) {
 			}
 			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
 		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if o.gone {
+			return // restarted meanwhile: the restart aborted or overwrites it
+		}
 		if err != nil {
 			r.fail(fmt.Errorf("complete multipart upload of %s: %w", od.key, err))
 			return
 		}
-		r.mu.Lock()
 		delete(r.open, od)
-		r.destDoneLocked(o)
-		r.mu.Unlock()
+		r.destDoneLocked(o, od)
 	}()
 }
 
-func (r *run) destDoneLocked(o *objState) {
+// destDoneLocked: the object is whole at one destination. The journal
+// learns it (with the source identity it was read from), so a resumed copy
+// skips it only while the source is unchanged.
+func (r *run) destDoneLocked(o *objState, od *objDest) {
+	if o.gone {
+		return
+	}
+	x := expected{MD5: od.md5}
+	if od.uploadID != "" {
+		x = expected{ETag: multipartETag(od.parts)}
+	}
+	r.expected.settle(od.exp, x.MD5, x.ETag)
+	id := identity(o.it.obj)
+	if err := o.js.journal.record(journalRecord{Type: "done", Dst: od.index, Key: od.key, UploadID: od.uploadID, Src: &id, Expected: x.checksum()}, false); err != nil {
+		r.fail(err)
+		return
+	}
 	o.destsLeft--
 	if o.destsLeft > 0 {
 		return
@@ -852,6 +970,69 @@ func (r *run) checkFinishedLocked() {
 		default:
 			close(r.finished)
 		}
+	}
+}
+
+// restartLocked starts an object again whose source was rewritten while its
+// chunks were in flight (a gateway's pinned read failed): its chunks are
+// forgotten, its uploads aborted, and it is sent again from the version the
+// source holds now, so the destination gets one version whole. An object
+// that keeps changing fails with objstore.ErrChanged.
+func (r *run) restartLocked(o *objState, reason string) {
+	if o.gone {
+		return
+	}
+	o.gone = true
+	for id, cs := range r.chunks {
+		if cs.obj == o {
+			delete(r.chunks, id)
+		}
+	}
+	var open []*objDest
+	for _, od := range o.dests {
+		if r.open[od] {
+			delete(r.open, od)
+			open = append(open, od)
+		}
+	}
+	if o.restarts+1 > maxRestarts {
+		for _, od := range open {
+			r.open[od] = true // abortOpen aborts them
+		}
+		r.fail(fmt.Errorf("%s: %w: rewritten %d times while being copied (%s); rerun once it is stable", o.srcKey, objstore.ErrChanged, o.restarts+1, reason))
+		return
+	}
+	r.result.Restarted++
+	r.d.log.Warn("source rewritten during the transfer: starting the object again", "key", o.srcKey, "reason", reason)
+	r.completeWG.Add(1)
+	go func() {
+		defer r.completeWG.Done()
+		for _, od := range open {
+			r.abortDest(o.js, od)
+		}
+		obj, err := o.js.src.Head(r.ctx, o.srcKey)
+		if err != nil {
+			r.fail(fmt.Errorf("%s: %w, and reading it again failed: %w", o.srcKey, objstore.ErrChanged, err))
+			return
+		}
+		it := o.it
+		it.obj = obj
+		if err := r.startObject(o.ji, o.js, it, o); err != nil {
+			r.fail(err)
+		}
+	}()
+}
+
+// abortDest aborts an upload this run opened and tells the journal.
+func (r *run) abortDest(js jobStores, od *objDest) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	defer cancel()
+	if err := od.store.AbortMultipart(ctx, od.key, od.uploadID); err != nil && !errors.Is(err, objstore.ErrUploadNotFound) {
+		r.d.log.Error("abort multipart upload", "key", od.key, "upload", od.uploadID, "err", err)
+		return // stays in the journal for a resume or `skyplane deprovision`
+	}
+	if err := js.journal.record(journalRecord{Type: "abort", Dst: od.index, Key: od.key, UploadID: od.uploadID}, true); err != nil {
+		r.fail(err)
 	}
 }
 

@@ -342,7 +342,7 @@ func (g *Gateway) writer() {
 			continue
 		}
 		g.stats.chunksWritten.Add(1)
-		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, Bytes: size})
+		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
 	}
 }
 
