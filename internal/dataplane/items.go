@@ -105,6 +105,36 @@ func mapItem(obj objstore.Object, maps []chunk.Mapping) (item, error) {
 	return it, nil
 }
 
+// items yields a job's objects. A copy sends everything the listing names
+// (on a resume, startObject skips what the interrupted run itself finished
+// from the same source); only a sync compares with the destination.
+func (r *run) items(js jobStores) iter.Seq2[item, error] {
+	if !js.job.Sync {
+		return copyItems(r.ctx, js.job, js.src)
+	}
+	return func(yield func(item, error) bool) {
+		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], js.job.Delete) {
+			if err != nil {
+				yield(item{}, err)
+				return
+			}
+			if op.Kind == "delete" {
+				if err := js.dsts[0].Delete(r.ctx, op.DstKey); err != nil {
+					yield(item{}, fmt.Errorf("sync --delete %s: %w", op.DstKey, err))
+					return
+				}
+				r.mu.Lock()
+				r.result.Deleted++
+				r.mu.Unlock()
+				continue
+			}
+			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Op is one step of a sync: copy a source object or delete a destination one.
 type Op struct {
 	Kind   string // "copy" or "delete"
