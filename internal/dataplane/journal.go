@@ -50,6 +50,7 @@ type journal struct {
 	done    map[[16]byte]doneEntry    // hash of (dst index, key) → what was written there
 	reused  map[*journalUpload]bool
 	resumed bool // the journal existed: an earlier run was interrupted
+	run     int  // this run's number: 1 + the runs the journal saw before
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -89,6 +90,7 @@ type doneEntry struct {
 type journalRecord struct {
 	Type     string `json:"t"` // "journal", "upload", "part", "abort", "done"
 	Version  int    `json:"v,omitempty"`
+	Run      int    `json:"r,omitempty"` // the run (attempt at the transfer) that wrote it
 	Bucket   string `json:"b,omitempty"`
 	Dst      int    `json:"d"`
 	Key      string `json:"k,omitempty"`
@@ -163,7 +165,8 @@ func openJournal(dir string, job Job, log *slog.Logger) (*journal, error) {
 		return nil, fmt.Errorf("read journal %s: %w (move it away to start the transfer afresh)", j.path, err)
 	}
 	j.w = bufio.NewWriter(f)
-	if err := j.append(journalRecord{Type: "journal", Version: journalVersion, Time: time.Now().UnixNano()}, true); err != nil {
+	j.run++
+	if err := j.append(journalRecord{Type: "journal", Version: journalVersion, Run: j.run, Time: time.Now().UnixNano()}, true); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -193,6 +196,9 @@ func (j *journal) load() error {
 		lines++
 		if lines == 1 && (r.Type != "journal" || r.Version != journalVersion) {
 			return fmt.Errorf("%w: format %d, this version reads %d", errSetAside, r.Version, journalVersion)
+		}
+		if r.Type == "journal" {
+			j.run = max(j.run, r.Run)
 		}
 		j.apply(r)
 	}
@@ -262,6 +268,7 @@ func (j *journal) record(r journalRecord, sync bool) error {
 	if j.f == nil {
 		return errors.New("journal closed")
 	}
+	r.Run = j.run
 	return j.append(r, sync)
 }
 

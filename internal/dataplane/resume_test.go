@@ -285,6 +285,9 @@ func TestJournalRoundTrip(t *testing.T) {
 	if j.upload(0, "k2") != nil {
 		t.Error("an aborted upload came back")
 	}
+	if j.run != 2 {
+		t.Errorf("second run numbered %d", j.run)
+	}
 	if x, ok := j.doneFrom(0, "k3", id); !ok || x.MD5 != "abc" {
 		t.Errorf("done k3 = %+v, %v", x, ok)
 	}
