@@ -131,8 +131,10 @@ func TestSecondRunWhileLive(t *testing.T) {
 	s.config("multipart_min_threshold_mb", "4", "multipart_chunk_size_mb", "4", "num_connections", "2")
 	src, dst := s.path("src"), s.path("dst")
 	honestTree(t, src)
-	w := s.watch([]string{"SKYPLANE_TEST_FRAME_DELAY_MS=300"}, "cp", "-r", "-y", "--json", src, dst)
-	if w.waitProgress(midway(0.9)) == 0 {
+	// Slow enough that the first run is still sending when the second one
+	// has started its gateways, even on a loaded machine.
+	w := s.watch([]string{"SKYPLANE_TEST_FRAME_DELAY_MS=2000"}, "cp", "-r", "-y", "--json", src, dst)
+	if w.waitProgress(midway(0.5)) == 0 {
 		_ = w.finish(t)
 		t.Fatalf("never caught the first run midway\n%s", w.stderr.String())
 	}

@@ -24,9 +24,11 @@ import (
 // meaning.
 const journalVersion = 2
 
-// journalSyncEvery bounds how long a landed part's record can sit in the
-// page cache before it is fsynced (parts are batched; uploads and aborts are
-// synced at once).
+// journalSyncEvery bounds how long a landed part's or finished object's
+// record waits before it is written and fsynced: they are batched (one
+// write per object would slow the tracking of small objects), and losing
+// the last batch only sends those parts or objects again. Uploads and
+// aborts are written and synced at once.
 const journalSyncEvery = 200 * time.Millisecond
 
 // ErrJournalLocked: another live run of the same transfer holds its journal.
@@ -164,7 +166,7 @@ func openJournal(dir string, job Job, log *slog.Logger) (*journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("read journal %s: %w (move it away to start the transfer afresh)", j.path, err)
 	}
-	j.w = bufio.NewWriter(f)
+	j.w = bufio.NewWriterSize(f, 64<<10)
 	j.run++
 	if err := j.append(journalRecord{Type: "journal", Version: journalVersion, Run: j.run, Time: time.Now().UnixNano()}, true); err != nil {
 		f.Close()
@@ -245,8 +247,8 @@ func (j *journal) append(r journalRecord, sync bool) error {
 	if err == nil {
 		_, err = j.w.Write(append(b, '\n'))
 	}
-	if err == nil {
-		err = j.w.Flush() // to the OS at once: a killed client loses nothing
+	if err == nil && sync {
+		err = j.w.Flush()
 	}
 	if err == nil && sync {
 		err = j.f.Sync()
@@ -284,7 +286,11 @@ func (j *journal) syncer() {
 		}
 		j.mu.Lock()
 		if j.dirty && j.f != nil && j.err == nil {
-			if err := j.f.Sync(); err != nil {
+			err := j.w.Flush()
+			if err == nil {
+				err = j.f.Sync()
+			}
+			if err != nil {
 				j.err = fmt.Errorf("sync journal %s: %w", j.path, err)
 			}
 			j.dirty = false
@@ -315,15 +321,23 @@ func (j *journal) reuse(u *journalUpload) {
 	j.reused[u] = true
 }
 
-// dropped records that an upload was aborted.
-func (j *journal) dropped(u *journalUpload) error {
+// dropped records that an upload of the interrupted run was aborted.
+func (j *journal) dropped(u *journalUpload) error { return j.aborted(u.Dst, u.Key, u.UploadID) }
+
+// aborted records that an upload (of this run or the interrupted one) was
+// aborted, synced at once.
+func (j *journal) aborted(dst int, key, uploadID string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	delete(j.uploads, uploadKey(u.Dst, u.Key))
-	if j.f == nil {
-		return nil
+	k := uploadKey(dst, key)
+	if u := j.uploads[k]; u != nil && u.UploadID == uploadID {
+		delete(j.uploads, k)
 	}
-	return j.append(journalRecord{Type: "abort", Dst: u.Dst, Key: u.Key, UploadID: u.UploadID}, true)
+	if j.f == nil {
+		return errors.New("journal closed")
+	}
+	r := journalRecord{Type: "abort", Dst: dst, Key: key, UploadID: uploadID, Run: j.run}
+	return j.append(r, true)
 }
 
 // unreused lists the journalled uploads this run did not continue.

@@ -457,7 +457,7 @@ func (r *run) abortDest(js jobStores, od *objDest) {
 		r.d.log.Error("abort multipart upload", "key", od.key, "upload", od.uploadID, "err", err)
 		return // stays in the journal for a resume or `skyplane deprovision`
 	}
-	if err := js.journal.record(journalRecord{Type: "abort", Dst: od.index, Key: od.key, UploadID: od.uploadID}, true); err != nil {
+	if err := js.journal.aborted(od.index, od.key, od.uploadID); err != nil {
 		r.fail(err)
 	}
 }
