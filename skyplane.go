@@ -61,6 +61,13 @@ var (
 	ErrNoObjects        = dataplane.ErrNoObjects
 	ErrIsPrefix         = dataplane.ErrIsPrefix
 	ErrVerify           = dataplane.ErrVerify
+	// ErrChecksum: a destination's checksum differs from the source's
+	// (wrapped together with ErrVerify).
+	ErrChecksum = dataplane.ErrChecksum
+	// ErrSourceChanged: a source object kept changing while it was copied.
+	ErrSourceChanged = objstore.ErrChanged
+	// ErrJournalLocked: the same transfer is running in another process.
+	ErrJournalLocked = dataplane.ErrJournalLocked
 	// ErrInvalidInput wraps malformed URLs and arguments.
 	ErrInvalidInput = errors.New("invalid input")
 )

@@ -151,7 +151,8 @@ func (p *printer) summary(r *skyplane.Result) {
 		p.event("done", map[string]any{
 			"objects": r.Objects, "bytes": r.Bytes, "wire_bytes": r.WireBytes, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
-			"cost_usd": 0.0,
+			"cost_usd": 0.0, "verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
+			"restarted": r.Restarted,
 		})
 		return
 	}
@@ -165,6 +166,10 @@ func (p *printer) summary(r *skyplane.Result) {
 	}
 	fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
 	fmt.Fprintf(w, "  Retries:     %d chunk(s), %d store request(s)\n", r.Retries, r.StoreRetries)
+	fmt.Fprintf(w, "  Verified:    %d by MD5, %d by multipart ETag, %d by size only\n", r.VerifiedMD5, r.VerifiedETag, r.VerifiedSize)
+	if r.Restarted > 0 {
+		fmt.Fprintf(w, "  Restarted:   %d (rewritten at the source during the transfer; sent again whole)\n", r.Restarted)
+	}
 	if r.GatewaysLost > 0 {
 		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
 	}

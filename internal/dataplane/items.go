@@ -105,6 +105,36 @@ func mapItem(obj objstore.Object, maps []chunk.Mapping) (item, error) {
 	return it, nil
 }
 
+// items yields a job's objects. A copy sends everything the listing names
+// (on a resume, startObject skips what the interrupted run itself finished
+// from the same source); only a sync compares with the destination.
+func (r *run) items(js jobStores) iter.Seq2[item, error] {
+	if !js.job.Sync {
+		return copyItems(r.ctx, js.job, js.src)
+	}
+	return func(yield func(item, error) bool) {
+		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], js.job.Delete) {
+			if err != nil {
+				yield(item{}, err)
+				return
+			}
+			if op.Kind == "delete" {
+				if err := js.dsts[0].Delete(r.ctx, op.DstKey); err != nil {
+					yield(item{}, fmt.Errorf("sync --delete %s: %w", op.DstKey, err))
+					return
+				}
+				r.mu.Lock()
+				r.result.Deleted++
+				r.mu.Unlock()
+				continue
+			}
+			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
+				return
+			}
+		}
+	}
+}
+
 // Op is one step of a sync: copy a source object or delete a destination one.
 type Op struct {
 	Kind   string // "copy" or "delete"
@@ -175,9 +205,7 @@ func SyncOps(ctx context.Context, srcLoc, dstLoc objstore.Location, src, dst obj
 				op.Reason = "missing"
 			case cur.Size != s.Size:
 				op.Reason = "size differs"
-			// Whole seconds: S3 and Azure keep no finer time, so a source
-			// with sub-second mtimes must not look newer than its own copy.
-			case s.ModTime.Truncate(time.Second).After(cur.ModTime):
+			case newer(s.ModTime, cur.ModTime):
 				op.Reason = "newer"
 			default:
 				op.Kind = ""
@@ -196,12 +224,39 @@ func SyncOps(ctx context.Context, srcLoc, dstLoc objstore.Location, src, dst obj
 			yield(Op{}, fmt.Errorf("%w %s: check the path, or the bucket and credentials", ErrNoObjects, srcLoc))
 			return
 		}
-		for ; cur != nil; _ = advance() {
+		for cur != nil {
 			if del && !yield(Op{Kind: "delete", Reason: "extraneous", DstKey: cur.Key}, nil) {
+				return
+			}
+			if err := advance(); err != nil {
+				yield(Op{}, err)
 				return
 			}
 		}
 	}
+}
+
+// newer reports whether a source mtime is newer than its copy's, compared
+// at the finest precision both timestamps carry: each is taken to keep the
+// coarsest of second, millisecond, microsecond or nanosecond its value is a
+// whole multiple of, and both are truncated to the coarser of the two. A
+// store that keeps whole seconds (S3's Last-Modified) thus never makes a
+// copy look older than a source with nanoseconds, while two stores that
+// keep nanoseconds see an edit made 200 ms after the copy. Equal times are
+// not newer.
+func newer(src, dst time.Time) bool {
+	p := max(precision(src), precision(dst))
+	return src.Truncate(p).After(dst.Truncate(p))
+}
+
+func precision(t time.Time) time.Duration {
+	ns := t.Nanosecond()
+	for _, p := range []time.Duration{time.Second, time.Millisecond, time.Microsecond} {
+		if ns%int(p) == 0 {
+			return p
+		}
+	}
+	return time.Nanosecond
 }
 
 // Preflight opens every store of the jobs and checks what can be checked

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
-	"path"
 	"sync"
 	"time"
 
@@ -23,6 +21,9 @@ const (
 	pollWait        = 2 * time.Second
 	maxPollFailures = 10 // consecutive failed polls before a gateway counts as lost
 	completers      = 8  // concurrent CompleteMultipart calls
+	// maxRestarts bounds how often an object rewritten during the transfer
+	// is started again from its new version before it fails.
+	maxRestarts = 3
 )
 
 // Progress is a snapshot of a running transfer. Totals grow while the
@@ -53,27 +54,45 @@ type Result struct {
 	// into dispatch, so it stays near the gateways' queue capacity however
 	// long the listing.
 	PeakInFlight int
-	Stats        []gateway.Stats // per gateway, at the end of the transfer
+	// How the destinations were verified, counted per object and
+	// destination: the store's MD5 of a single-part object against the MD5
+	// the source gateway read, the store's S3-style multipart ETag against
+	// the one the parts' MD5s make, or the size alone where the store
+	// reports neither.
+	VerifiedMD5, VerifiedETag, VerifiedSize int64
+	// Restarted counts objects rewritten at the source while in flight and
+	// started again from their new version.
+	Restarted int
+	Stats     []gateway.Stats // per gateway, at the end of the transfer
 }
 
 // objDest is one object at one destination.
 type objDest struct {
+	index    int // of the destination in the job
 	group    string
 	store    objstore.Store
 	ref      chunk.Store
 	key      string
 	uploadID string
 	parts    []objstore.Part
-	left     int // chunks not yet landed
+	left     int    // chunks not yet landed
+	md5      string // a whole object's MD5 as its source gateway read it
+	exp      *expEntry
+	done     bool // whole at this destination
 }
 
 type objState struct {
 	srcKey    string
 	size      int64
+	it        item
+	ji        int
+	js        jobStores
 	dests     []*objDest
 	destsLeft int
-	journal   *journal
-	dstIndex  map[*objDest]int // destination index of each dest (journal records)
+	restarts  int
+	// gone: the object was started again from a new source version; what
+	// is still in flight of this state is ignored.
+	gone bool
 }
 
 type chunkState struct {
@@ -174,11 +193,15 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	}
 	defer r.endRun(ctx, runID)
 	for i := range stores {
-		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job); err != nil {
+		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job, d.log); err != nil {
+			for _, js := range stores[:i] {
+				js.journal.close()
+			}
 			return nil, err
 		}
 		if stores[i].resuming() {
-			d.log.Info("resuming an interrupted transfer", "job", stores[i].job.Src, "open uploads", len(stores[i].journal.uploads))
+			d.log.Info("resuming an interrupted transfer", "job", stores[i].job.Src, "open uploads", len(stores[i].journal.uploads),
+				"objects finished", len(stores[i].journal.done))
 		}
 	}
 	if r.expected, err = newExpectations(d.opts.Dir); err != nil {
@@ -200,15 +223,17 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		err := r.produce(stores)
+		// A listing error is recorded before the listing counts as done:
+		// otherwise finished could close first and the error be lost.
+		if err := r.produce(stores); err != nil {
+			r.cancel(err)
+			return
+		}
 		r.mu.Lock()
 		r.listingDone = true
 		r.prog.ListingDone = true
 		r.checkFinishedLocked()
 		r.mu.Unlock()
-		if err != nil {
-			r.cancel(err)
-		}
 	}()
 	if onProgress != nil {
 		wg.Add(1)
@@ -244,24 +269,27 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 			// Interrupted by the caller: keep open uploads and the journal,
 			// so running the same transfer again continues it.
 			for _, js := range stores {
-				js.journal.close()
+				if err := js.journal.close(); err != nil {
+					d.log.Error("the journal may not resume this transfer: rerun with --no-resume", "err", err)
+				}
 			}
 			return nil, fmt.Errorf("%w (rerun the same command to resume; `skyplane deprovision` aborts what it kept)", runErr)
 		}
 		r.abortOpen()
-		for _, js := range stores {
-			js.journal.remove()
-		}
+		r.dropJournals(ctx, stores)
 		return nil, runErr
 	}
 	if onProgress != nil {
 		onProgress(r.snapshot())
 	}
-	if err := r.verify(ctx, stores); err != nil {
-		return nil, err
+	// A failed verification ends the transfer too: a journal kept past it
+	// would let a rerun trust what it wrote.
+	verr := r.verify(ctx, stores)
+	if err := r.dropJournals(ctx, stores); err != nil && verr == nil {
+		verr = err
 	}
-	for _, js := range stores {
-		js.journal.remove()
+	if verr != nil {
+		return nil, verr
 	}
 	res := r.result
 	res.Retries = r.prog.Retries
@@ -332,92 +360,9 @@ func (r *run) produce(stores []jobStores) error {
 			if err != nil {
 				return err
 			}
-			if err := r.startObject(ji, js, it); err != nil {
+			if err := r.startObject(ji, js, it, nil); err != nil {
 				return err
 			}
-		}
-	}
-	return nil
-}
-
-func (r *run) items(js jobStores) iter.Seq2[item, error] {
-	if js.resuming() && !js.job.Sync && len(js.dsts) == 1 {
-		return r.resumeItems(js)
-	}
-	if !js.job.Sync {
-		return copyItems(r.ctx, js.job, js.src)
-	}
-	return func(yield func(item, error) bool) {
-		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], js.job.Delete) {
-			if err != nil {
-				yield(item{}, err)
-				return
-			}
-			if op.Kind == "delete" {
-				if err := js.dsts[0].Delete(r.ctx, op.DstKey); err != nil {
-					yield(item{}, fmt.Errorf("sync --delete %s: %w", op.DstKey, err))
-					return
-				}
-				r.mu.Lock()
-				r.result.Deleted++
-				r.mu.Unlock()
-				continue
-			}
-			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
-				return
-			}
-		}
-	}
-}
-
-// resumeItems yields what an interrupted copy has left to do: objects the
-// destination lacks, holds at another size, or holds older than the source
-// (whole objects are atomic, so one present at the right size landed).
-func (r *run) resumeItems(js jobStores) iter.Seq2[item, error] {
-	return func(yield func(item, error) bool) {
-		if !js.job.Recursive {
-			for it, err := range copyItems(r.ctx, js.job, js.src) {
-				if err != nil {
-					yield(item{}, err)
-					return
-				}
-				if o, err := js.dsts[0].Head(r.ctx, it.dstKeys[0]); err == nil && o.Size == it.obj.Size &&
-					!it.obj.ModTime.Truncate(time.Second).After(o.ModTime) {
-					continue
-				}
-				yield(it, nil)
-			}
-			return
-		}
-		for op, err := range SyncOps(r.ctx, js.job.Src, js.job.Dsts[0], js.src, js.dsts[0], false) {
-			if err != nil {
-				yield(item{}, err)
-				return
-			}
-			if !yield(item{obj: op.Src, dstKeys: []string{op.DstKey}}, nil) {
-				return
-			}
-		}
-	}
-}
-
-// reuseUpload returns the upload an interrupted run opened for this object
-// at destination i, if the journal has it and the store still does.
-func (r *run) reuseUpload(js jobStores, i int, key string, size int64) *journalUpload {
-	if !js.resuming() {
-		return nil
-	}
-	u := js.journal.upload(i, key, size)
-	if u == nil {
-		return nil
-	}
-	ups, err := js.dsts[i].ListMultipartUploads(r.ctx, key)
-	if err != nil {
-		return nil
-	}
-	for _, up := range ups {
-		if up.Key == key && up.UploadID == u.UploadID {
-			return u
 		}
 	}
 	return nil
@@ -426,17 +371,50 @@ func (r *run) reuseUpload(js jobStores, i int, key string, size int64) *journalU
 // startObject opens multipart uploads if the object is striped, registers
 // its chunks and hands them to the dispatcher (blocking while gateways are
 // full: that is the backpressure that keeps listings from running ahead).
-func (r *run) startObject(ji int, js jobStores, it item) error {
+// prev is the state of the same object when it starts again because its
+// source was rewritten in flight.
+func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 	ranges := chunk.Split(it.obj.Size, r.params)
 	if ranges[0].Length > wire.MaxChunk {
 		return fmt.Errorf("%s is %d bytes: a single chunk carries at most %d; turn multipart on (--multipart, or multipart_enabled true) with multipart_chunk_size_mb ≤ %d", it.obj.Key, it.obj.Size, int64(wire.MaxChunk), wire.MaxChunk>>20)
 	}
-	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, destsLeft: len(it.dstKeys), dstIndex: map[*objDest]int{}}
+	id := identity(it.obj)
+	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, it: it, ji: ji, js: js}
+	prevExp := map[int]*expEntry{}
+	if prev != nil {
+		o.restarts = prev.restarts + 1
+		// A destination that already holds the old version whole keeps it:
+		// each destination gets one version whole.
+		for _, od := range prev.dests {
+			if !od.done {
+				prevExp[od.index] = od.exp
+			}
+		}
+	}
 	for i, key := range it.dstKeys {
-		od := &objDest{group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}
+		if prev == nil && js.resuming() && !js.job.Sync {
+			// A copy skips only what the interrupted run itself finished,
+			// from this very source version.
+			if x, ok := js.journal.doneFrom(i, key, id); ok {
+				exp, err := r.expected.add(ji, i, key, it.obj.Size)
+				if err != nil {
+					return err
+				}
+				r.expected.settle(exp, x.MD5, x.ETag)
+				continue
+			}
+		}
+		if prev != nil && prevExp[i] == nil {
+			continue // whole there already, of the version listed then
+		}
+		od := &objDest{index: i, group: js.groups[i], store: js.dsts[i], ref: js.refs[i], key: key, left: len(ranges)}
 		if ranges[0].Part > 0 {
 			od.parts = make([]objstore.Part, len(ranges))
-			if u := r.reuseUpload(js, i, key, it.obj.Size); u != nil {
+			u, err := r.reuseUpload(js, i, key, id)
+			if err != nil {
+				return err
+			}
+			if u != nil {
 				od.uploadID = u.UploadID
 				for _, rg := range ranges {
 					if p, ok := u.Parts[rg.Part]; ok && p.Offset == rg.Offset && p.Size == rg.Length {
@@ -444,29 +422,46 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 					}
 				}
 			} else {
-				id, err := od.store.InitiateMultipart(r.ctx, key)
+				uid, err := od.store.InitiateMultipart(r.ctx, key)
 				if err != nil {
 					return fmt.Errorf("start multipart upload of %s: %w", key, err)
 				}
-				od.uploadID = id
-				js.journal.record(journalRecord{Type: "upload", Bucket: od.ref.URL, Dst: i, Key: key, UploadID: id, Size: it.obj.Size})
+				od.uploadID = uid
+				// Synced before any part is sent: an upload the store holds is
+				// never missing from the journal.
+				if err := js.journal.record(journalRecord{Type: "upload", Bucket: od.ref.URL, Dst: i, Key: key, UploadID: uid, Src: &id}, true); err != nil {
+					r.abortDest(js, od)
+					return err
+				}
 			}
 			r.mu.Lock()
 			r.open[od] = true
 			r.mu.Unlock()
 		}
-		o.dests = append(o.dests, od)
-		o.dstIndex[od] = i
-		if err := r.expected.add(ji, i, key, it.obj.Size); err != nil {
-			return err
+		if od.exp = prevExp[i]; od.exp != nil {
+			r.expected.resize(od.exp, it.obj.Size)
+		} else {
+			exp, err := r.expected.add(ji, i, key, it.obj.Size)
+			if err != nil {
+				return err
+			}
+			od.exp = exp
 		}
+		o.dests = append(o.dests, od)
+	}
+	o.destsLeft = len(o.dests)
+	if len(o.dests) == 0 {
+		// Every destination has it from the interrupted run. (Never a
+		// restart: the chunk that reported the change had a destination
+		// pending.)
+		return nil
 	}
 	var reqs []chunk.Request
 	var landed int64
 	r.mu.Lock()
-	o.journal = js.journal
 	for _, rg := range ranges {
-		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
+		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, SrcVersion: it.obj.Version,
+			Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part}
 		cs := &chunkState{obj: o, pending: map[string]bool{}} // the clock starts when a gateway accepts it
 		for _, od := range o.dests {
 			if rg.Part > 0 && od.parts[rg.Part-1].ETag != "" {
@@ -484,9 +479,11 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 		r.chunks[req.ID] = cs
 		reqs = append(reqs, req)
 	}
-	r.outstanding++
-	r.result.PeakInFlight = max(r.result.PeakInFlight, r.outstanding)
-	r.prog.ObjectsTotal++
+	if prev == nil {
+		r.outstanding++
+		r.result.PeakInFlight = max(r.result.PeakInFlight, r.outstanding)
+		r.prog.ObjectsTotal++
+	}
 	r.prog.BytesTotal += it.obj.Size*int64(len(o.dests)) - landed
 	// Destinations whose every part landed before an interruption only
 	// need their upload completed.
@@ -504,397 +501,4 @@ func (r *run) startObject(ji int, js jobStores, it item) error {
 		}
 	}
 	return nil
-}
-
-// dispatcher batches chunk requests and spreads them over the source
-// gateways; a gateway with a full queue accepts part of a batch and the
-// rest goes to the next one.
-func (r *run) dispatcher() {
-	all := r.d.clients("source")
-	next := 0
-	var batch []chunk.Request
-	for {
-		if len(batch) == 0 {
-			batch = r.takeRetries(batch)
-		}
-		if len(batch) == 0 {
-			select {
-			case <-r.ctx.Done():
-				return
-			case req := <-r.dispatch:
-				batch = append(batch, req)
-			case <-r.retrySig:
-				continue
-			}
-		}
-	fill:
-		for len(batch) < dispatchBatch {
-			select {
-			case req := <-r.dispatch:
-				batch = append(batch, req)
-			default:
-				break fill
-			}
-		}
-		// Each live source gateway gets an equal share of the batch; what a
-		// full queue refuses goes round again.
-		backoff := 5 * time.Millisecond
-		for len(batch) > 0 {
-			srcs := r.alive(all)
-			share := (len(batch) + len(srcs) - 1) / len(srcs)
-			var rest []chunk.Request
-			progressed := false
-			for i := range srcs {
-				lo := min(i*share, len(batch))
-				hi := min(lo+share, len(batch))
-				if lo == hi {
-					break
-				}
-				part := batch[lo:hi]
-				c := srcs[(next+i)%len(srcs)]
-				n, err := c.PostChunks(r.ctx, part)
-				if err != nil && r.ctx.Err() == nil {
-					r.d.log.Warn("post chunk requests", "gateway", c.ID, "err", err)
-				}
-				if n > 0 {
-					r.posted(c.ID, part[:n])
-					progressed = true
-				}
-				rest = append(rest, part[n:]...)
-			}
-			next++
-			batch = rest
-			if len(batch) == 0 {
-				break
-			}
-			if !progressed {
-				select {
-				case <-r.ctx.Done():
-					return
-				case <-time.After(backoff):
-				}
-				backoff = min(2*backoff, 200*time.Millisecond)
-			}
-		}
-		batch = batch[:0]
-	}
-}
-
-// alive is the gateways of list not lost (all of them if every one is:
-// the transfer is failing then anyway).
-func (r *run) alive(list []*gateway.Client) []*gateway.Client {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*gateway.Client
-	for _, c := range list {
-		if !r.lost[c.ID] {
-			out = append(out, c)
-		}
-	}
-	if len(out) == 0 {
-		return list
-	}
-	return out
-}
-
-// posted records which source gateway holds each chunk's current attempt.
-func (r *run) posted(gw string, reqs []chunk.Request) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := time.Now()
-	for _, req := range reqs {
-		if cs := r.chunks[req.ID]; cs != nil && cs.req.Attempt == req.Attempt {
-			cs.src, cs.since = gw, now
-		}
-	}
-	// A request posted to a gateway that was lost meanwhile is resent.
-	if r.lost[gw] {
-		for _, req := range reqs {
-			if cs := r.chunks[req.ID]; cs != nil && cs.src == gw {
-				r.retryLocked(cs, "gateway "+gw+" lost", false, true)
-			}
-		}
-	}
-}
-
-func (r *run) takeRetries(batch []chunk.Request) []chunk.Request {
-	r.retryMu.Lock()
-	defer r.retryMu.Unlock()
-	batch = append(batch, r.retries...)
-	r.retries = r.retries[:0]
-	return batch
-}
-
-func (r *run) retryLater(req chunk.Request) {
-	delay := time.Duration(1<<min(req.Attempt, 6)) * 50 * time.Millisecond
-	time.AfterFunc(delay, func() { r.retryNow(req) })
-}
-
-func (r *run) retryNow(req chunk.Request) {
-	r.retryMu.Lock()
-	r.retries = append(r.retries, req)
-	r.retryMu.Unlock()
-	select {
-	case r.retrySig <- struct{}{}:
-	default:
-	}
-}
-
-// track long-polls one gateway's chunk status log.
-func (r *run) track(c *gateway.Client) {
-	var since int64
-	failures := 0
-	for r.ctx.Err() == nil {
-		evs, err := c.Events(r.ctx, since, pollWait)
-		if err != nil {
-			if r.ctx.Err() != nil {
-				return
-			}
-			failures++
-			if failures >= maxPollFailures {
-				r.gatewayLost(c, err)
-				return
-			}
-			time.Sleep(time.Duration(failures) * 100 * time.Millisecond)
-			continue
-		}
-		failures = 0
-		for _, e := range evs {
-			r.handle(e)
-			since = e.Seq + 1
-		}
-	}
-}
-
-func (r *run) handle(e gateway.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cs := r.chunks[e.Chunk]
-	if cs == nil {
-		return // finished already; a late duplicate
-	}
-	switch e.State {
-	case gateway.StateComplete:
-		if !cs.pending[e.Region] {
-			return
-		}
-		delete(cs.pending, e.Region)
-		if len(cs.pending) == 0 {
-			delete(r.chunks, e.Chunk)
-		}
-		r.prog.BytesDone += cs.req.Length
-		r.result.Bytes += cs.req.Length
-		for _, od := range cs.obj.dests {
-			if od.group != e.Region {
-				continue
-			}
-			if od.uploadID != "" {
-				od.parts[cs.req.PartNumber-1] = objstore.Part{Number: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag}
-				cs.obj.journal.record(journalRecord{Type: "part", Dst: cs.obj.dstIndex[od], Key: od.key, UploadID: od.uploadID,
-					Part: cs.req.PartNumber, Offset: cs.req.Offset, Size: cs.req.Length, ETag: e.ETag})
-			}
-			od.left--
-			if od.left == 0 {
-				if od.uploadID != "" {
-					r.complete(cs.obj, od)
-				} else {
-					r.destDoneLocked(cs.obj)
-				}
-			}
-		}
-	case gateway.StateFailed:
-		if e.Attempt >= 0 && e.Attempt != cs.req.Attempt {
-			return // about an attempt already superseded
-		}
-		if e.Region != "" && !cs.pending[e.Region] {
-			return
-		}
-		if !e.Retryable {
-			r.fail(fmt.Errorf("transfer of %s failed on gateway %s: %s", cs.obj.srcKey, e.Gateway, e.Err))
-			return
-		}
-		r.retryLocked(cs, fmt.Sprintf("gateway %s: %s", e.Gateway, e.Err), true, e.Transport)
-	case gateway.StateSent:
-		if e.Attempt == cs.req.Attempt && cs.pending[e.Region] {
-			if cs.hops == nil {
-				cs.hops = map[string]string{}
-			}
-			cs.hops[e.Region] = e.Hop
-		}
-	}
-}
-
-// retryLocked sends a chunk's pending destinations again, after a backoff
-// for a reported failure (at once for a timeout or a lost gateway). A chunk
-// out of attempts of either kind fails the transfer, naming the last reason.
-func (r *run) retryLocked(cs *chunkState, reason string, backoff, transport bool) {
-	if transport {
-		cs.resends++
-	} else {
-		cs.failures++
-	}
-	if cs.failures >= maxAttempts || cs.resends >= maxResends {
-		r.fail(fmt.Errorf("transfer of %s failed after %d attempts: %s", cs.obj.srcKey, cs.req.Attempt+1, reason))
-		return
-	}
-	cs.req.Attempt++
-	cs.src, cs.hops, cs.since = "", nil, time.Now()
-	retry := cs.req
-	retry.Dests = nil
-	for _, dst := range cs.req.Dests {
-		if cs.pending[dst.Region] {
-			retry.Dests = append(retry.Dests, dst)
-		}
-	}
-	r.prog.Retries++
-	r.d.log.Info("retrying chunk", "key", cs.obj.srcKey, "part", cs.req.PartNumber, "attempt", cs.req.Attempt, "reason", reason)
-	if backoff {
-		r.retryLater(retry)
-	} else {
-		r.retryNow(retry)
-	}
-}
-
-// gatewayLost takes a gateway that stopped answering out of the transfer
-// and sends its unfinished chunks again through the survivors of its group.
-func (r *run) gatewayLost(c *gateway.Client, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lost[c.ID] {
-		return
-	}
-	r.lost[c.ID] = true
-	group := r.d.groupOf(c.ID)
-	alive := 0
-	for _, m := range r.d.groups[group] {
-		if !r.lost[m.ID] {
-			alive++
-		}
-	}
-	r.d.log.Warn("gateway lost", "gateway", c.ID, "group", group, "survivors", alive, "err", err)
-	if alive == 0 {
-		r.fail(fmt.Errorf("every gateway of %s stopped answering (last: %s: %v)", group, c.ID, err))
-		return
-	}
-	r.lostGateways++
-	for _, cs := range r.chunks {
-		on := cs.src == c.ID
-		for region, hop := range cs.hops {
-			on = on || cs.pending[region] && r.d.hopOwner[hop] == c.ID
-		}
-		if on {
-			r.retryLocked(cs, "gateway "+c.ID+" lost", false, true)
-		}
-	}
-}
-
-// sweep resends chunks whose current attempt has not landed within the
-// chunk timeout: a stalled link or a gateway that hangs without failing.
-func (r *run) sweep(timeout time.Duration) {
-	t := time.NewTicker(min(timeout/4, time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-		}
-		r.mu.Lock()
-		now := time.Now()
-		for _, cs := range r.chunks {
-			if !cs.since.IsZero() && now.Sub(cs.since) > timeout {
-				r.retryLocked(cs, fmt.Sprintf("not done after %s", timeout), false, true)
-			}
-		}
-		r.mu.Unlock()
-	}
-}
-
-// complete finishes a multipart upload off the tracking path.
-func (r *run) complete(o *objState, od *objDest) {
-	r.completeWG.Add(1)
-	go func() {
-		defer r.completeWG.Done()
-		select {
-		case r.completeSem <- struct{}{}:
-		case <-r.ctx.Done():
-			return
-		}
-		defer func() { <-r.completeSem }()
-		var err error
-		for attempt := range maxAttempts {
-			if err = od.store.CompleteMultipart(r.ctx, od.key, od.uploadID, od.parts); err == nil || !objstore.IsRetryable(err) {
-				break
-			}
-			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
-		}
-		if err != nil {
-			r.fail(fmt.Errorf("complete multipart upload of %s: %w", od.key, err))
-			return
-		}
-		r.mu.Lock()
-		delete(r.open, od)
-		r.destDoneLocked(o)
-		r.mu.Unlock()
-	}()
-}
-
-func (r *run) destDoneLocked(o *objState) {
-	o.destsLeft--
-	if o.destsLeft > 0 {
-		return
-	}
-	r.outstanding--
-	r.prog.ObjectsDone++
-	r.result.Objects++
-	r.checkFinishedLocked()
-}
-
-func (r *run) checkFinishedLocked() {
-	if r.listingDone && r.outstanding == 0 {
-		select {
-		case <-r.finished:
-		default:
-			close(r.finished)
-		}
-	}
-}
-
-// sweepStale removes what gateways that died mid-write left at the
-// destinations (local temp files), after success and failure alike.
-func (r *run) sweepStale(ctx context.Context, stores []jobStores) {
-	ctx = context.WithoutCancel(ctx)
-	for _, js := range stores {
-		for i, st := range js.dsts {
-			prefix := destPrefix(js.job.Dsts[i].Key)
-			if !js.job.Recursive && !js.job.Sync {
-				prefix = destPrefix(path.Dir(js.job.Dsts[i].Key))
-			}
-			// Never the whole store (a copy into a file system's root).
-			if sw, ok := st.(objstore.Sweeper); ok && prefix != "" && prefix != "./" {
-				if err := sw.SweepStale(ctx, prefix); err != nil {
-					r.d.log.Warn("sweep stale temporary files", "dst", js.job.Dsts[i], "err", err)
-				}
-			}
-		}
-	}
-}
-
-// abortOpen aborts every multipart upload the failed run left open, so no
-// staged part lingers (or is billed) at the destination.
-func (r *run) abortOpen() {
-	r.mu.Lock()
-	open := make([]*objDest, 0, len(r.open))
-	for od := range r.open {
-		open = append(open, od)
-	}
-	r.open = map[*objDest]bool{}
-	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
-	defer cancel()
-	for _, od := range open {
-		if err := od.store.AbortMultipart(ctx, od.key, od.uploadID); err != nil {
-			r.d.log.Error("abort multipart upload", "key", od.key, "upload", od.uploadID, "err", err)
-		}
-	}
 }

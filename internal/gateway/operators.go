@@ -425,7 +425,7 @@ func (g *Gateway) writer() {
 		if !g.jobs.current(in.req.ID, in.req.Attempt) {
 			continue // superseded while writing: the newer attempt completes
 		}
-		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, Bytes: size})
+		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
 	}
 }
 

@@ -107,6 +107,7 @@ type Event struct {
 	// client restarts that object from its new listing.
 	Changed bool   `json:"changed,omitempty"`
 	Hop     string `json:"hop,omitempty"` // next hop's data address (sent events)
+	MD5     string `json:"md5,omitempty"` // of the chunk as read at the source (complete events)
 	Gateway string `json:"gateway"`
 }
 
