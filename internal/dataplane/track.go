@@ -384,6 +384,7 @@ func (r *run) destDoneLocked(o *objState, od *objDest) {
 		return
 	}
 	r.outstanding--
+	r.room.Signal()
 	r.prog.ObjectsDone++
 	r.result.Objects++
 	r.checkFinishedLocked()

@@ -133,7 +133,8 @@ type run struct {
 
 	mu           sync.Mutex
 	chunks       map[chunk.ID]*chunkState
-	outstanding  int // objects dispatched and not finished
+	outstanding  int        // objects dispatched and not finished
+	room         *sync.Cond // signalled when outstanding drops (on mu)
 	listingDone  bool
 	finished     chan struct{}
 	prog         Progress
@@ -181,6 +182,12 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	defer r.cancel(nil)
+	r.room = sync.NewCond(&r.mu)
+	defer context.AfterFunc(r.ctx, func() {
+		r.mu.Lock()
+		r.room.Broadcast()
+		r.mu.Unlock()
+	})()
 
 	stores, err := r.openJobs(jobs)
 	if err != nil {
@@ -360,12 +367,32 @@ func (r *run) produce(stores []jobStores) error {
 			if err != nil {
 				return err
 			}
+			if !r.waitRoom() {
+				return nil
+			}
 			if err := r.startObject(ji, js, it, nil); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// maxObjectsInFlight bounds the objects a run tracks at once. Gateway
+// queues alone would bound it too, but only loosely: completions that lag
+// behind dispatch (a busy client) let the listing run ahead by thousands.
+// An explicit window keeps memory flat however the work is spread.
+const maxObjectsInFlight = 4096
+
+// waitRoom blocks the listing until the run tracks fewer than
+// maxObjectsInFlight objects; false when the run ended meanwhile.
+func (r *run) waitRoom() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.outstanding >= maxObjectsInFlight && r.ctx.Err() == nil {
+		r.room.Wait()
+	}
+	return r.ctx.Err() == nil
 }
 
 // startObject opens multipart uploads if the object is striped, registers
