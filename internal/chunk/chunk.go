@@ -39,6 +39,8 @@ type Store struct {
 	URL           string `json:"url"` // bucket-level URL, e.g. s3://bucket or file:///
 	Endpoint      string `json:"endpoint,omitempty"`
 	RequesterPays bool   `json:"requester_pays,omitempty"`
+	// NoFsync: local disk skips fsyncs (config local_fsync false).
+	NoFsync bool `json:"no_fsync,omitempty"`
 }
 
 // Dest is where a chunk lands in one destination region.

@@ -377,7 +377,7 @@ func RegionTag(ctx context.Context, loc objstore.Location, side string, cfg conf
 		return loc.Scheme + ":" + loc.Bucket
 	}
 	ref := storeRef(loc, cfg)
-	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays})
+	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
 	if err == nil {
 		if l, ok := st.(objstore.Locator); ok {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -341,7 +341,7 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 // initiate/complete/abort, verification) and names it for the gateways.
 func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objstore.Store, chunk.Store, error) {
 	ref := storeRef(loc, d.opts.Config)
-	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays})
+	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
 	if err != nil {
 		return nil, ref, err
 	}
@@ -354,6 +354,9 @@ func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objst
 // storeRef names loc's bucket with the settings config gives its backend.
 func storeRef(loc objstore.Location, cfg config.Config) chunk.Store {
 	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
+	if loc.Scheme == objstore.SchemeLocal {
+		ref.NoFsync = !cfg.LocalFsync
+	}
 	if loc.Scheme == objstore.SchemeS3 {
 		ref.Endpoint = cfg.S3EndpointFor(loc.Bucket)
 	}

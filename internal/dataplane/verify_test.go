@@ -78,3 +78,30 @@ func TestSupersededAttemptIgnored(t *testing.T) {
 		t.Errorf("the current attempt did not count: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}
 }
+
+// TestStoreRefCarriesSettings: what gateways open a store with comes from
+// the client's config, so a setting reaches every process that writes.
+func TestStoreRefCarriesSettings(t *testing.T) {
+	tests := []struct {
+		url          string
+		fsync        bool
+		wantNoFsync  bool
+		wantEndpoint bool
+	}{
+		{"/tmp/x", true, false, false},
+		{"/tmp/x", false, true, false},
+		{"s3://bucket/k", false, false, true},
+	}
+	for _, tt := range tests {
+		cfg := testConfig()
+		cfg.LocalFsync = tt.fsync
+		cfg.S3Endpoint = "http://127.0.0.1:1"
+		ref := storeRef(loc(t, tt.url), cfg)
+		if ref.NoFsync != tt.wantNoFsync {
+			t.Errorf("%s local_fsync=%t: NoFsync = %t", tt.url, tt.fsync, ref.NoFsync)
+		}
+		if (ref.Endpoint != "") != tt.wantEndpoint {
+			t.Errorf("%s: endpoint %q", tt.url, ref.Endpoint)
+		}
+	}
+}

@@ -385,7 +385,7 @@ func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := objstore.Open(g.ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays})
+	st, err := objstore.Open(g.ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
 	if err != nil {
 		return nil, err
 	}
