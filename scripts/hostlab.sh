@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Host lab: regions of real SSH hosts on this machine, for the SSH provider
+# (internal/compute/ssh) and docs/hosts.md. Root only.
+#
+#   scripts/hostlab.sh start   # build the lab, write .tools/hostlab.env
+#   scripts/hostlab.sh stop    # remove everything start made (idempotent)
+#
+# Each host is a network namespace hl-<region>-h<n> with its own address on
+# 10.232.50.0/24 (a /24 the lab owns: a bridge hlbr0 in this namespace,
+# 10.232.50.1, and one veth per host), its own OpenSSH server (sshd -D -f
+# <host dir>/sshd_config: own host key, port 22 inside the namespace, own
+# authorized_keys, no passwords) and its own Unix user hl<region>h<n> whose
+# home is .tools/hostlab/<host>/home (namespaces share the filesystem, so
+# each host's files live under its own directory). Region rI's hosts are
+# 10.232.50.(16*I+n), i.e. the /28 10.232.50.(16*I)/28.
+#
+# Parameters (environment):
+#   LAB_REGIONS            number of regions r1..rN (default 2, max 14)
+#   LAB_HOSTS_PER_REGION   hosts per region (default 2, max 14)
+#   LAB_HOST_MBPS          each host's NIC cap for traffic leaving its region,
+#                          both directions, Mbit/s (default 100)
+#
+# Shaping is applied outside the product: an htb qdisc on both ends of each
+# host's veth caps traffic to or from anything outside the host's region
+# (its own /28 and its region's S3 server stay unshaped). Inter-region latency
+# and a per-flow cap are NOT modelled yet (this kernel has no netem; the next
+# step is a router namespace that DNATs inter-region traffic through
+# toxiproxy) — see docs/hosts.md.
+#
+# Per region an S3 server (versitygw) listens on 10.232.50.1:<port>, reachable
+# from every host. Nothing leaves the lab: namespaces have no default route.
+#
+# Writes .tools/hostlab.env (HOSTLAB_* variables: inventory, keys, hosts,
+# S3 endpoints, buckets, credentials) and .tools/hostlab/hosts.yaml (an
+# inventory in the format of internal/hosts).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools=$root/.tools
+lab=$tools/hostlab
+bin=$tools/bin
+envfile=$tools/hostlab.env
+subnet=10.232.50
+bridge=hlbr0
+regions=${LAB_REGIONS:-2}
+per_region=${LAB_HOSTS_PER_REGION:-2}
+host_mbps=${LAB_HOST_MBPS:-100}
+s3_key=hostlabkey
+s3_secret=hostlabsecret
+
+log() { echo "hostlab: $*" >&2; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || { log "must run as root (network namespaces, sshd, users)"; exit 1; }
+}
+
+check_params() {
+  local v env
+  for v in regions:LAB_REGIONS per_region:LAB_HOSTS_PER_REGION host_mbps:LAB_HOST_MBPS; do
+    env=${v#*:} v=${v%%:*}
+    [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || { log "bad $env=${!v}: want a whole number >= 1"; exit 1; }
+  done
+  [ "$regions" -le 14 ] || { log "LAB_REGIONS=$regions: at most 14"; exit 1; }
+  [ "$per_region" -le 14 ] || { log "LAB_HOSTS_PER_REGION=$per_region: at most 14"; exit 1; }
+}
+
+# install_deps installs what the lab needs without starting the machine's
+# own sshd: a policy-rc.d that denies service starts is in place during the
+# install (and removed after, unless one was there already).
+install_deps() {
+  local missing=()
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing ${missing[*]} (apt-get)"
+  local policy=/usr/sbin/policy-rc.d made=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made=1
+  fi
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || rc=$?
+  }
+  [ -z "$made" ] || rm -f "$policy"
+  [ "$rc" = 0 ] || { log "apt-get install ${missing[*]} failed"; exit 1; }
+}
+
+# free_port prints a TCP port free on the lab bridge address.
+free_port() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "$subnet.1"
+}
+
+wait_tcp() { # name ns-or-empty ip port logfile
+  local i
+  for i in $(seq 1 100); do
+    if [ -n "$2" ]; then
+      ip netns exec "$2" bash -c "exec 3<>/dev/tcp/$3/$4" 2>/dev/null && return 0
+    else
+      (exec 3<>"/dev/tcp/$3/$4") 2>/dev/null && return 0
+    fi
+    sleep 0.1
+  done
+  log "$1 did not listen on $3:$4; its log:"; cat "$5" >&2 || true; return 1
+}
+
+# hosts prints "region n name ns user ip veth" for every lab host.
+hosts() {
+  local r n
+  for r in $(seq 1 "$regions"); do
+    for n in $(seq 1 "$per_region"); do
+      echo "$r $n r$r-h$n hl-r$r-h$n hlr${r}h$n $subnet.$((16 * r + n)) hlv-r${r}h$n"
+    done
+  done
+}
+
+# shape DEV IP-SELECTOR REGION-NET S3-PORT-SELECTOR: htb on DEV, traffic
+# outside the region capped at host_mbps (1:10), inside unshaped (1:20).
+shape() {
+  local dev=$1 ns=$2 sel=$3 net=$4 s3sel=$5 s3port=$6 burst=$((host_mbps * 500))
+  [ "$burst" -ge 15140 ] || burst=15140
+  local tc=(tc)
+  [ -z "$ns" ] || tc=(ip netns exec "$ns" tc)
+  "${tc[@]}" qdisc add dev "$dev" root handle 1: htb default 10
+  "${tc[@]}" class add dev "$dev" parent 1: classid 1:10 htb \
+    rate "${host_mbps}mbit" ceil "${host_mbps}mbit" burst "$burst" cburst "$burst" quantum 60000
+  "${tc[@]}" class add dev "$dev" parent 1: classid 1:20 htb \
+    rate 100gbit ceil 100gbit burst 4mb cburst 4mb quantum 60000
+  "${tc[@]}" filter add dev "$dev" parent 1: protocol ip prio 1 u32 match ip "$sel" "$net" flowid 1:20
+  "${tc[@]}" filter add dev "$dev" parent 1: protocol ip prio 2 u32 match ip "$sel" "$subnet.1/32" \
+    match ip "$s3sel" "$s3port" 0xffff flowid 1:20
+}
+
+start() {
+  need_root
+  check_params
+  [ -x "$bin/versitygw" ] || { log "$bin/versitygw missing: run scripts/test-servers.sh install"; exit 1; }
+  install_deps
+  stop
+  trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed (exit $rc): cleaning up"; stop; fi' EXIT
+  mkdir -p "$lab"
+  chmod 755 "$lab"
+  # sshd wants its privilege-separation directory; remember if we made it.
+  if [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd && touch "$lab/.made-run-sshd"; fi
+
+  ssh-keygen -q -t ed25519 -N '' -C hostlab-client -f "$lab/client_ed25519"
+  : >"$lab/known_hosts"
+
+  ip link add "$bridge" type bridge
+  ip addr add "$subnet.1/24" dev "$bridge"
+  ip link set "$bridge" up
+
+  # S3 servers first: shaping matches their ports.
+  local r port
+  declare -A s3port
+  for r in $(seq 1 "$regions"); do
+    port=$(free_port)
+    s3port[$r]=$port
+    mkdir -p "$lab/s3-r$r/bucket-r$r"
+    "$bin/versitygw" --port "$subnet.1:$port" --access "$s3_key" --secret "$s3_secret" \
+      --region "lab-r$r" posix "$lab/s3-r$r" >"$lab/versitygw-r$r.log" 2>&1 &
+    echo $! >"$lab/versitygw-r$r.pid"
+  done
+
+  local n name ns user ip veth dir home
+  local inv=$lab/hosts.yaml
+  {
+    echo "# Written by scripts/hostlab.sh: the lab's hosts (format: docs/hosts.md)."
+    echo "defaults:"
+    echo "  identity_file: $lab/client_ed25519"
+    echo "  known_hosts: $lab/known_hosts"
+    echo "regions:"
+  } >"$inv"
+  local cur=
+  while read -r r n name ns user ip veth; do
+    dir=$lab/$name home=$lab/$name/home
+    mkdir -p "$home"
+    useradd -M -d "$home" -s /bin/sh -p '*' -c "skyplane hostlab $name" "$user"
+    chown "$user:" "$home" && chmod 700 "$home"
+    ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh_host_ed25519_key"
+    cp "$lab/client_ed25519.pub" "$dir/authorized_keys" && chmod 644 "$dir/authorized_keys"
+    echo "$ip $(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >>"$lab/known_hosts"
+    cat >"$dir/sshd_config" <<EOF
+Port 22
+ListenAddress $ip
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+AllowUsers $user
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+UsePAM no
+StrictModes no
+AllowTcpForwarding local
+X11Forwarding no
+PermitTTY no
+Subsystem sftp internal-sftp
+EOF
+    ip netns add "$ns"
+    ip link add "$veth" type veth peer name eth0 netns "$ns"
+    ip link set "$veth" master "$bridge" up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$ip/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    local net=$subnet.$((16 * r))/28
+    shape eth0 "$ns" dst "$net" dport "${s3port[$r]}"
+    shape "$veth" "" src "$net" sport "${s3port[$r]}"
+    ip netns exec "$ns" /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" &
+    echo $! >"$dir/sshd.launcher.pid"
+    if [ "$cur" != "$r" ]; then echo "  lab:r$r:" >>"$inv"; cur=$r; fi
+    {
+      echo "    - name: $name"
+      echo "      address: $ip"
+      echo "      user: $user"
+    } >>"$inv"
+  done < <(hosts)
+  chmod 644 "$lab/known_hosts" "$inv"
+
+  for r in $(seq 1 "$regions"); do
+    wait_tcp "versitygw-r$r" "" "$subnet.1" "${s3port[$r]}" "$lab/versitygw-r$r.log"
+  done
+  while read -r r n name ns user ip veth; do
+    wait_tcp "sshd $name" "$ns" "$ip" 22 "$lab/$name/sshd.log"
+  done < <(hosts)
+
+  {
+    echo "# Written by scripts/hostlab.sh start; removed by stop."
+    echo "HOSTLAB_DIR=$lab"
+    echo "HOSTLAB_INVENTORY=$inv"
+    echo "HOSTLAB_IDENTITY=$lab/client_ed25519"
+    echo "HOSTLAB_KNOWN_HOSTS=$lab/known_hosts"
+    echo "HOSTLAB_HOST_MBPS=$host_mbps"
+    echo "HOSTLAB_S3_ACCESS_KEY=$s3_key"
+    echo "HOSTLAB_S3_SECRET_KEY=$s3_secret"
+    echo -n "HOSTLAB_HOSTS=\""
+    hosts | awk '{printf "%s%s=%s=%s=%s", (NR>1?" ":""), $3, $4, $5, $6}'
+    echo "\""
+    for r in $(seq 1 "$regions"); do
+      echo "HOSTLAB_S3_ENDPOINT_R$r=http://$subnet.1:${s3port[$r]}"
+      echo "HOSTLAB_S3_REGION_R$r=lab-r$r"
+      echo "HOSTLAB_BUCKET_R$r=bucket-r$r"
+    done
+  } >"$envfile"
+  trap - EXIT
+  log "started $regions regions x $per_region hosts; see $envfile"
+}
+
+stop() {
+  need_root
+  local ns pid f user link
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^hl-r[0-9]+-h[0-9]+$' || true); do
+    # Everything inside a host (its sshd, gateways left behind) goes with it.
+    for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -9 "$pid" 2>/dev/null || true; done
+    ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
+  done
+  for f in "$lab"/versitygw-r*.pid; do
+    [ -f "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+  done
+  for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^hlv-r[0-9]+h[0-9]+$' || true); do
+    ip link del "$link" 2>/dev/null || true
+  done
+  ip link del "$bridge" 2>/dev/null || true
+  for user in $(awk -F: '$5 ~ /^skyplane hostlab / {print $1}' /etc/passwd); do
+    userdel "$user" 2>/dev/null || log "could not delete user $user"
+  done
+  if [ -f "$lab/.made-run-sshd" ]; then rmdir /run/sshd 2>/dev/null || true; fi
+  sleep 0.2
+  rm -rf "$lab" "$envfile"
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
