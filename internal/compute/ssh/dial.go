@@ -2,10 +2,13 @@ package ssh
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -24,12 +27,14 @@ var (
 )
 
 // hostKeyCallback verifies a host's key against its known_hosts file or its
-// pinned host_key; it never accepts a key it cannot verify.
-func hostKeyCallback(h hosts.Host) (gossh.HostKeyCallback, error) {
+// pinned host_key; it never accepts a key it cannot verify. It also returns
+// the key algorithms to ask the host for: those of the recorded keys, so a
+// host with several keys presents the one on record.
+func hostKeyCallback(h hosts.Host) (gossh.HostKeyCallback, []string, error) {
 	if h.HostKey != "" {
 		want, _, _, _, err := gossh.ParseAuthorizedKey([]byte(h.HostKey))
 		if err != nil {
-			return nil, fmt.Errorf("host_key: %w", err)
+			return nil, nil, fmt.Errorf("host_key: %w", err)
 		}
 		return func(_ string, _ net.Addr, key gossh.PublicKey) error {
 			if string(key.Marshal()) == string(want.Marshal()) {
@@ -37,11 +42,21 @@ func hostKeyCallback(h hosts.Host) (gossh.HostKeyCallback, error) {
 			}
 			return fmt.Errorf("%w: it presents %s %s, the inventory's host_key is %s %s; if the host was reinstalled, update host_key after checking the new fingerprint out of band",
 				ErrHostKeyChanged, key.Type(), gossh.FingerprintSHA256(key), want.Type(), gossh.FingerprintSHA256(want))
-		}, nil
+		}, algorithms([]gossh.PublicKey{want}), nil
 	}
 	cb, err := knownhosts.New(h.KnownHosts)
 	if err != nil {
-		return nil, fmt.Errorf("known_hosts: %w", err)
+		return nil, nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	// Asking with a key no file holds lists the keys on record for the host.
+	probe, _, _ := ed25519.GenerateKey(rand.Reader)
+	probeKey, _ := gossh.NewPublicKey(probe)
+	var recorded []gossh.PublicKey
+	var ke *knownhosts.KeyError
+	if err := cb(h.SSHAddr(), &net.TCPAddr{}, probeKey); errors.As(err, &ke) {
+		for _, k := range ke.Want {
+			recorded = append(recorded, k.Key)
+		}
 	}
 	return func(hostname string, remote net.Addr, key gossh.PublicKey) error {
 		err := cb(hostname, remote, key)
@@ -56,7 +71,23 @@ func hostKeyCallback(h hosts.Host) (gossh.HostKeyCallback, error) {
 		w := ke.Want[0]
 		return fmt.Errorf("%w: %s presents %s %s but %s:%d has %s %s (possible man-in-the-middle); if the host was reinstalled, replace that line after checking the new fingerprint out of band",
 			ErrHostKeyChanged, hostname, key.Type(), gossh.FingerprintSHA256(key), w.Filename, w.Line, w.Key.Type(), gossh.FingerprintSHA256(w.Key))
-	}, nil
+	}, algorithms(recorded), nil
+}
+
+// algorithms lists the host key algorithms that can present keys; nil
+// (the library's default list) when there are none on record.
+func algorithms(keys []gossh.PublicKey) []string {
+	var out []string
+	for _, k := range keys {
+		if k.Type() == gossh.KeyAlgoRSA {
+			out = append(out, gossh.KeyAlgoRSASHA512, gossh.KeyAlgoRSASHA256, gossh.KeyAlgoRSA)
+			continue
+		}
+		if !slices.Contains(out, k.Type()) {
+			out = append(out, k.Type())
+		}
+	}
+	return out
 }
 
 // auth returns the host's authentication: its identity file, or the
@@ -90,7 +121,7 @@ func auth(h hosts.Host, agentSocket string) (gossh.AuthMethod, func(), error) {
 // dial connects and authenticates; the host key is checked during the
 // handshake, before any channel (command, file) is opened.
 func dial(ctx context.Context, h hosts.Host, agentSocket string, timeout time.Duration) (*gossh.Client, error) {
-	hk, err := hostKeyCallback(h)
+	hk, algos, err := hostKeyCallback(h)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +130,7 @@ func dial(ctx context.Context, h hosts.Host, agentSocket string, timeout time.Du
 		return nil, err
 	}
 	defer done()
-	cfg := &gossh.ClientConfig{User: h.User, Auth: []gossh.AuthMethod{am}, HostKeyCallback: hk, Timeout: timeout}
+	cfg := &gossh.ClientConfig{User: h.User, Auth: []gossh.AuthMethod{am}, HostKeyCallback: hk, HostKeyAlgorithms: algos, Timeout: timeout}
 	d := net.Dialer{Timeout: timeout}
 	conn, err := d.DialContext(ctx, "tcp", h.SSHAddr())
 	if err != nil {
