@@ -159,7 +159,7 @@ start() {
     s3port[$r]=$port
     mkdir -p "$lab/s3-r$r/bucket-r$r"
     "$bin/versitygw" --port "$subnet.1:$port" --access "$s3_key" --secret "$s3_secret" \
-      --region "lab-r$r" posix "$lab/s3-r$r" >"$lab/versitygw-r$r.log" 2>&1 &
+      --region "lab-r$r" posix "$lab/s3-r$r" >"$lab/versitygw-r$r.log" 2>&1 </dev/null &
     echo $! >"$lab/versitygw-r$r.pid"
   done
 
@@ -208,7 +208,9 @@ EOF
     local net=$subnet.$((16 * r))/28
     shape eth0 "$ns" dst "$net" dport "${s3port[$r]}"
     shape "$veth" "" src "$net" sport "${s3port[$r]}"
-    ip netns exec "$ns" /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" &
+    # Detached from this script's output: a caller reading it (a test's
+    # TestMain) must see it end when the script does.
+    ip netns exec "$ns" /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1 &
     echo $! >"$dir/sshd.launcher.pid"
     if [ "$cur" != "$r" ]; then echo "  lab:r$r:" >>"$inv"; cur=$r; fi
     {

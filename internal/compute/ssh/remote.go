@@ -311,7 +311,7 @@ func (r *remote) logTail(dir string) string {
 // stats, removes its directory, closes the tunnel and the connection.
 func (r *remote) stop(ctx context.Context) error {
 	r.mu.Lock()
-	conn, sc, dir, pid, tunnel, quit := r.conn, r.sc, r.dir, r.pid, r.tunnel, r.quit
+	conn, sc, tunnel, quit := r.conn, r.sc, r.tunnel, r.quit
 	r.mu.Unlock()
 	if quit != nil {
 		close(quit)
@@ -324,13 +324,28 @@ func (r *remote) stop(ctx context.Context) error {
 		return nil
 	}
 	defer conn.Close()
+	if sc != nil {
+		defer sc.Close()
+	}
+	return r.teardown(ctx)
+}
+
+// teardown stops the gateway (if it has a pid), collects its log and stats
+// into Boot.Dir (if set) and removes its directory.
+func (r *remote) teardown(ctx context.Context) error {
+	r.mu.Lock()
+	sc, dir, pid := r.sc, r.dir, r.pid
+	r.mu.Unlock()
 	var errs []error
-	if pid > 0 {
+	if pid > 0 && sc != nil {
 		if err := r.kill(ctx, pid); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if sc != nil && dir != "" {
+	if sc == nil || dir == "" {
+		return errors.Join(errs...)
+	}
+	if r.boot.Dir != "" {
 		for remoteName, localName := range map[string]string{"gateway.log": r.spec.ID + ".log", "stats.json": r.spec.ID + ".stats.json"} {
 			b, err := r.readFile(path.Join(dir, remoteName))
 			if err != nil {
@@ -340,17 +355,14 @@ func (r *remote) stop(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("save %s: %w", remoteName, err))
 			}
 		}
-		if err := sc.RemoveAll(dir); err != nil {
-			errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
-		}
-		// The dataplane's directory and the gateways directory go once empty
-		// (another gateway of the dataplane on this host may still use them).
-		_ = sc.RemoveDirectory(path.Dir(dir))
-		_ = sc.RemoveDirectory(path.Dir(path.Dir(dir)))
 	}
-	if sc != nil {
-		sc.Close()
+	if err := sc.RemoveAll(dir); err != nil {
+		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 	}
+	// The dataplane's directory and the gateways directory go once empty
+	// (another gateway of the dataplane on this host may still use them).
+	_ = sc.RemoveDirectory(path.Dir(dir))
+	_ = sc.RemoveDirectory(path.Dir(path.Dir(dir)))
 	return errors.Join(errs...)
 }
 
