@@ -65,6 +65,7 @@ func (h labHost) Home(l *hostLab) string { return filepath.Join(l.Dir, h.Name, "
 type hostLab struct {
 	Dir, Inventory, Identity, KnownHosts string
 	Hosts                                map[string]labHost
+	env                                  map[string]string // hostlab.env
 }
 
 // lab returns the running host lab, or skips the test.
@@ -86,7 +87,7 @@ func lab(t *testing.T) *hostLab {
 		}
 	}
 	l := &hostLab{Dir: env["HOSTLAB_DIR"], Inventory: env["HOSTLAB_INVENTORY"], Identity: env["HOSTLAB_IDENTITY"],
-		KnownHosts: env["HOSTLAB_KNOWN_HOSTS"], Hosts: map[string]labHost{}}
+		KnownHosts: env["HOSTLAB_KNOWN_HOSTS"], Hosts: map[string]labHost{}, env: env}
 	for _, e := range strings.Fields(env["HOSTLAB_HOSTS"]) {
 		p := strings.Split(e, "=")
 		if len(p) != 4 {
