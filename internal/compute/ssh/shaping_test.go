@@ -104,4 +104,3 @@ func TestLabNICCap(t *testing.T) {
 		})
 	}
 }
-
