@@ -19,13 +19,19 @@
 #   LAB_HOSTS_PER_REGION   hosts per region (default 2, max 14)
 #   LAB_HOST_MBPS          each host's NIC cap for traffic leaving its region,
 #                          both directions, Mbit/s (default 100)
+#   LAB_RTT_MS             round-trip time between regions, ms (default 40)
+#   LAB_FLOW_MBPS          per-connection cap between regions, Mbit/s (default 50)
+#   LAB_DATA_PORTS         data ports per host, from 40000 (default 4): the
+#                          inventory's data_ports, and the ports the WAN covers
 #
 # Shaping is applied outside the product: an htb qdisc on both ends of each
 # host's veth caps traffic to or from anything outside the host's region
-# (its own /28 and its region's S3 server stay unshaped). Inter-region latency
-# and a per-flow cap are NOT modelled yet (this kernel has no netem; the next
-# step is a router namespace that DNATs inter-region traffic through
-# toxiproxy) — see docs/hosts.md.
+# (its own /28 and its region's S3 server stay unshaped). Between regions,
+# connections to another region's data ports are sent (nftables DNAT in the
+# sending host's namespace) through a toxiproxy on the bridge address, one
+# proxy per destination host and port, which adds the latency (RTT/2 each
+# way) and the per-connection cap; this kernel has no netem. SSH and S3 are
+# not delayed. The receiving gateway sees connections from 10.232.50.1.
 #
 # Per region an S3 server (versitygw) listens on 10.232.50.1:<port>, reachable
 # from every host. Nothing leaves the lab: namespaces have no default route.
@@ -45,6 +51,10 @@ bridge=hlbr0
 regions=${LAB_REGIONS:-2}
 per_region=${LAB_HOSTS_PER_REGION:-2}
 host_mbps=${LAB_HOST_MBPS:-100}
+rtt_ms=${LAB_RTT_MS:-40}
+flow_mbps=${LAB_FLOW_MBPS:-50}
+data_ports=${LAB_DATA_PORTS:-4}
+data_base=40000
 s3_key=hostlabkey
 s3_secret=hostlabsecret
 
@@ -56,12 +66,58 @@ need_root() {
 
 check_params() {
   local v env
-  for v in regions:LAB_REGIONS per_region:LAB_HOSTS_PER_REGION host_mbps:LAB_HOST_MBPS; do
+  for v in regions:LAB_REGIONS per_region:LAB_HOSTS_PER_REGION host_mbps:LAB_HOST_MBPS \
+    rtt_ms:LAB_RTT_MS flow_mbps:LAB_FLOW_MBPS data_ports:LAB_DATA_PORTS; do
     env=${v#*:} v=${v%%:*}
     [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -ge 1 ] || { log "bad $env=${!v}: want a whole number >= 1"; exit 1; }
   done
   [ "$regions" -le 14 ] || { log "LAB_REGIONS=$regions: at most 14"; exit 1; }
   [ "$per_region" -le 14 ] || { log "LAB_HOSTS_PER_REGION=$per_region: at most 14"; exit 1; }
+  [ "$data_ports" -le 100 ] || { log "LAB_DATA_PORTS=$data_ports: at most 100"; exit 1; }
+}
+
+tox() { # method path [json]
+  curl -fsS -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$tox_api$2" >/dev/null
+}
+
+# wan sends every connection to another region's data ports through
+# toxiproxy: one proxy per destination host and port, and in each host a
+# DNAT rule per destination outside its region.
+wan() {
+  local tox_port
+  tox_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  "$bin/toxiproxy-server" -host 127.0.0.1 -port "$tox_port" >"$lab/toxiproxy.log" 2>&1 </dev/null &
+  echo $! >"$lab/toxiproxy.pid"
+  tox_api=http://127.0.0.1:$tox_port
+  wait_tcp toxiproxy "" 127.0.0.1 "$tox_port" "$lab/toxiproxy.log"
+  local half=$((rtt_ms / 2)) rate=$((flow_mbps * 1000 / 8)) stream kind
+  declare -A proxy
+  local r n name ns user ip veth p lport
+  while read -r r n name ns user ip veth; do
+    for p in $(seq "$data_base" $((data_base + data_ports - 1))); do
+      take_port
+      lport=$next_port
+      proxy[$ip:$p]=$lport
+      tox POST /proxies "{\"name\":\"$name-$p\",\"listen\":\"$subnet.1:$lport\",\"upstream\":\"$ip:$p\",\"enabled\":true}"
+      for stream in upstream downstream; do
+        tox POST "/proxies/$name-$p/toxics" "{\"name\":\"lat-$stream\",\"type\":\"latency\",\"stream\":\"$stream\",\"attributes\":{\"latency\":$half}}"
+        tox POST "/proxies/$name-$p/toxics" "{\"name\":\"bw-$stream\",\"type\":\"bandwidth\",\"stream\":\"$stream\",\"attributes\":{\"rate\":$rate}}"
+      done
+    done
+  done < <(hosts)
+  local r2 n2 name2 ns2 user2 ip2 veth2 rules
+  while read -r r n name ns user ip veth; do
+    rules=
+    while read -r r2 n2 name2 ns2 user2 ip2 veth2; do
+      [ "$r2" != "$r" ] || continue
+      for p in $(seq "$data_base" $((data_base + data_ports - 1))); do
+        rules+="    ip daddr $ip2 tcp dport $p dnat to $subnet.1:${proxy[$ip2:$p]}"$'\n'
+      done
+    done < <(hosts)
+    [ -n "$rules" ] || continue
+    printf 'table ip hostlab {\n  chain out {\n    type nat hook output priority -100; policy accept;\n%s  }\n}\n' "$rules" |
+      ip netns exec "$ns" nft -f -
+  done < <(hosts)
 }
 
 # install_deps installs what the lab needs without starting the machine's
@@ -72,6 +128,8 @@ install_deps() {
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
   command -v ip >/dev/null 2>&1 && command -v tc >/dev/null 2>&1 || missing+=(iproute2)
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "installing ${missing[*]} (apt-get)"
   local policy=/usr/sbin/policy-rc.d made=
@@ -87,10 +145,11 @@ install_deps() {
   [ "$rc" = 0 ] || { log "apt-get install ${missing[*]} failed"; exit 1; }
 }
 
-# free_port prints a TCP port free on the lab bridge address.
-free_port() {
-  python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1]); s.close()' "$subnet.1"
-}
+# Ports on the lab's bridge address (10.232.50.1, which only the lab
+# binds): S3 servers from 20001, proxies from 21000; below the ephemeral
+# range so no outgoing connection holds one.
+next_port=21000
+take_port() { next_port=$((next_port + 1)); }
 
 wait_tcp() { # name ns-or-empty ip port logfile
   local i
@@ -155,7 +214,7 @@ start() {
   local r port
   declare -A s3port
   for r in $(seq 1 "$regions"); do
-    port=$(free_port)
+    port=$((20000 + r))
     s3port[$r]=$port
     mkdir -p "$lab/s3-r$r/bucket-r$r"
     "$bin/versitygw" --port "$subnet.1:$port" --access "$s3_key" --secret "$s3_secret" \
@@ -217,6 +276,7 @@ EOF
       echo "    - name: $name"
       echo "      address: $ip"
       echo "      user: $user"
+      echo "      data_ports: $data_base-$((data_base + data_ports - 1))"
     } >>"$inv"
   done < <(hosts)
   chmod 644 "$lab/known_hosts" "$inv"
@@ -227,6 +287,7 @@ EOF
   while read -r r n name ns user ip veth; do
     wait_tcp "sshd $name" "$ns" "$ip" 22 "$lab/$name/sshd.log"
   done < <(hosts)
+  wan
 
   {
     echo "# Written by scripts/hostlab.sh start; removed by stop."
@@ -235,6 +296,9 @@ EOF
     echo "HOSTLAB_IDENTITY=$lab/client_ed25519"
     echo "HOSTLAB_KNOWN_HOSTS=$lab/known_hosts"
     echo "HOSTLAB_HOST_MBPS=$host_mbps"
+    echo "HOSTLAB_RTT_MS=$rtt_ms"
+    echo "HOSTLAB_FLOW_MBPS=$flow_mbps"
+    echo "HOSTLAB_DATA_PORTS=$data_base-$((data_base + data_ports - 1))"
     echo "HOSTLAB_S3_ACCESS_KEY=$s3_key"
     echo "HOSTLAB_S3_SECRET_KEY=$s3_secret"
     echo -n "HOSTLAB_HOSTS=\""
@@ -258,7 +322,7 @@ stop() {
     for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -9 "$pid" 2>/dev/null || true; done
     ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
   done
-  for f in "$lab"/versitygw-r*.pid; do
+  for f in "$lab"/versitygw-r*.pid "$lab/toxiproxy.pid"; do
     [ -f "$f" ] || continue
     kill "$(cat "$f")" 2>/dev/null || true
   done

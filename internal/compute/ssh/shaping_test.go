@@ -10,28 +10,33 @@ import (
 
 // flow moves n bytes over one TCP connection from a sink in the sink's
 // namespace to a sender in the sender's, both plain Python sockets, and
-// returns the rate in Mbit/s. The sink answers with the byte count once the
-// sender has closed, so the time covers delivery, not just buffering.
+// returns the rate in Mbit/s and the time it took. The sender announces the
+// length first and the sink answers with the byte count once all arrived,
+// so the time covers delivery, not just buffering (no half-close: toxiproxy
+// ends both directions when one side shuts down its writes).
 const flowPy = `
 import socket, sys, time
 mode, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if mode == "sink":
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((ip, port)); s.listen(1); print("ready", flush=True)
-    c, _ = s.accept(); n = 0
-    while True:
+    c, _ = s.accept(); hdr = b""
+    while len(hdr) < 12: hdr += c.recv(12 - len(hdr))
+    want = int(hdr); n = 0
+    while n < want:
         b = c.recv(1 << 16)
         if not b: break
         n += len(b)
-    c.sendall(str(n).encode()); c.close()
+    c.sendall(str(n).encode()); c.recv(1); c.close()
 else:
     n = int(sys.argv[4]); buf = b"x" * (1 << 16)
     c = socket.create_connection((ip, port)); t = time.time(); left = n
+    c.sendall(b"%012d" % n)
     while left > 0:
         left -= c.send(buf[:min(left, len(buf))])
-    c.shutdown(socket.SHUT_WR); got = int(c.recv(64)); dt = time.time() - t
+    got = int(c.recv(64)); dt = time.time() - t; c.close()
     assert got == n, (got, n)
-    print(n * 8 / dt / 1e6)
+    print(n * 8 / dt / 1e6, dt)
 `
 
 // python finds the interpreter itself: a version manager's shim (pyenv)
@@ -45,7 +50,7 @@ func python(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
-func flowMbps(t *testing.T, from, to labHost, port, n int) float64 {
+func flowMbps(t *testing.T, from, to labHost, port, n int) (float64, time.Duration) {
 	t.Helper()
 	py := python(t)
 	sink := exec.Command("ip", "netns", "exec", to.NS, py, "-c", flowPy, "sink", to.IP, strconv.Itoa(port))
@@ -65,11 +70,16 @@ func flowMbps(t *testing.T, from, to labHost, port, n int) float64 {
 	if err != nil {
 		t.Fatalf("send %s → %s: %v: %s", from.Name, to.Name, err, res)
 	}
-	mbps, err := strconv.ParseFloat(strings.TrimSpace(string(res)), 64)
-	if err != nil {
+	f := strings.Fields(string(res))
+	if len(f) != 2 {
 		t.Fatalf("sender said %q", res)
 	}
-	return mbps
+	mbps, err1 := strconv.ParseFloat(f[0], 64)
+	secs, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("sender said %q", res)
+	}
+	return mbps, time.Duration(secs * float64(time.Second))
 }
 
 // TestLabNICCap: a host's NIC is capped (LAB_HOST_MBPS, default 100) for
@@ -92,9 +102,8 @@ func TestLabNICCap(t *testing.T) {
 		{"within region", r1h1, r1h2, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			start := time.Now()
-			mbps := flowMbps(t, c.from, c.to, 47001, n)
-			t.Logf("%s → %s: %.0f Mbit/s (%s)", c.from.Name, c.to.Name, mbps, time.Since(start).Round(time.Millisecond))
+			mbps, _ := flowMbps(t, c.from, c.to, 47001, n)
+			t.Logf("%s → %s: %.0f Mbit/s", c.from.Name, c.to.Name, mbps)
 			if c.capped && (mbps > capMbps*1.3 || mbps < capMbps*0.5) {
 				t.Errorf("%.0f Mbit/s, want about the %d Mbit/s cap", mbps, capMbps)
 			}
@@ -103,4 +112,29 @@ func TestLabNICCap(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLabWAN: connections to another region's data ports cross toxiproxy:
+// a round trip costs LAB_RTT_MS and one connection is capped at
+// LAB_FLOW_MBPS; within a region neither applies.
+func TestLabWAN(t *testing.T) {
+	l := lab(t)
+	rtt, err1 := strconv.Atoi(l.env["HOSTLAB_RTT_MS"])
+	flow, err2 := strconv.Atoi(l.env["HOSTLAB_FLOW_MBPS"])
+	if err1 != nil || err2 != nil || rtt < 10 || flow >= 100 {
+		t.Skipf("this check wants LAB_RTT_MS >= 10 and LAB_FLOW_MBPS below the host cap (lab: %q, %q)", l.env["HOSTLAB_RTT_MS"], l.env["HOSTLAB_FLOW_MBPS"])
+	}
+	want := time.Duration(rtt) * time.Millisecond
+	r1h1, r1h2, r2h1 := l.Hosts["r1-h1"], l.Hosts["r1-h2"], l.Hosts["r2-h1"]
+	if _, d := flowMbps(t, r1h1, r2h1, 40000, 1); d < want*9/10 || d > want*3 {
+		t.Errorf("one byte and its answer across regions took %s, want about the %s RTT", d, want)
+	}
+	if _, d := flowMbps(t, r1h1, r1h2, 40000, 1); d > want/2 {
+		t.Errorf("one byte and its answer within a region took %s, want well under the %s RTT", d, want)
+	}
+	mbps, _ := flowMbps(t, r2h1, r1h2, 40001, 2<<20)
+	if mbps > float64(flow)*1.3 || mbps < float64(flow)*0.5 {
+		t.Errorf("one connection across regions: %.0f Mbit/s, want about the %d Mbit/s per-flow cap", mbps, flow)
+	}
+	t.Logf("cross-region flow: %.0f Mbit/s (cap %d)", mbps, flow)
 }
