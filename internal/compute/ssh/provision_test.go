@@ -20,6 +20,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
 func testBoot(t *testing.T) compute.Boot {
@@ -58,7 +59,11 @@ func onlyBinaryLeft(t *testing.T, l *hostLab, h labHost) {
 func TestProvisionOverSSH(t *testing.T) {
 	l := lab(t)
 	bin := gatewayBinary(t)
-	inv := l.inventory(t, "", map[string][]string{"lab:r1": {"r1-h1"}, "lab:r2": {"r2-h1"}}, "")
+	// The lab's own inventory: its first host per region, data_ports from 40000.
+	inv, err := hosts.Load(l.Inventory, "/nonexistent")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := New(inv, Options{Binary: bin, ClientID: "test-client", DataplaneID: "dp-" + strings.ToLower(t.Name()), KeepAlive: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = p.Deprovision(context.Background()) })
 	boot := testBoot(t)
@@ -99,8 +104,8 @@ func TestProvisionOverSSH(t *testing.T) {
 		}
 		// The data port is reachable from another host: the probe works.
 		dataHost, dataPort, _ := net.SplitHostPort(in.Data)
-		if dataHost != h.IP {
-			t.Errorf("%s: data address %s, want the host's %s", in.ID, in.Data, h.IP)
+		if dataHost != h.IP || dataPort != "40000" {
+			t.Errorf("%s: data address %s, want the host's %s and the first of its data_ports, 40000", in.ID, in.Data, h.IP)
 		}
 		if err := connectFrom(other[h.Name].NS, h.IP, dataPort); err != nil {
 			t.Errorf("%s: data port from %s: %v", in.ID, other[h.Name].NS, err)
@@ -206,6 +211,7 @@ func TestHostKeyRefused(t *testing.T) {
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err %v, want %v", err, c.want)
 			}
+			t.Logf("error: %v", err)
 			var he *HostError
 			if !errors.As(err, &he) || he.Host != bad.Name || !strings.Contains(err.Error(), "host "+bad.Name) {
 				t.Fatalf("error does not name host %s: %v", bad.Name, err)
@@ -225,20 +231,30 @@ func TestUnreachableHostTearsDownTheOthers(t *testing.T) {
 	l := lab(t)
 	bin := gatewayBinary(t)
 	good := l.Hosts["r1-h1"]
-	ghost := "  lab:r2:\n    - {name: ghost, address: 10.232.50.250, user: nobody}\n"
-	inv := l.inventory(t, "", map[string][]string{"lab:r1": {good.Name}}, ghost)
-	p := New(inv, Options{Binary: bin, DataplaneID: "dp-unreachable", DialTimeout: 3 * time.Second})
-	start := time.Now()
-	_, err := p.Provision(t.Context(), []compute.Spec{{ID: "a", Region: "lab:r1"}, {ID: "b", Region: "lab:r2"}}, testBoot(t))
-	var he *HostError
-	if !errors.As(err, &he) || he.Host != "ghost" || !strings.Contains(err.Error(), "host ghost (10.232.50.250:22)") {
-		t.Fatalf("err %v, want it to name host ghost", err)
+	stopped := l.Hosts["r2-h2"]
+	for _, c := range []struct{ name, entry, addr string }{
+		// Nothing has this lab address: no route to it.
+		{"no such host", "{name: ghost, address: 10.232.50.250, user: nobody}", "10.232.50.250:22"},
+		// A real host with no sshd on that port: refused.
+		{"no sshd", "{name: ghost, address: " + stopped.IP + ", port: 2222, user: " + stopped.User + "}", stopped.IP + ":2222"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inv := l.inventory(t, "", map[string][]string{"lab:r1": {good.Name}}, "  lab:r2:\n    - "+c.entry+"\n")
+			p := New(inv, Options{Binary: bin, DataplaneID: "dp-unreachable", DialTimeout: 3 * time.Second})
+			start := time.Now()
+			_, err := p.Provision(t.Context(), []compute.Spec{{ID: "a", Region: "lab:r1"}, {ID: "b", Region: "lab:r2"}}, testBoot(t))
+			var he *HostError
+			if !errors.As(err, &he) || he.Host != "ghost" || !strings.Contains(err.Error(), "host ghost ("+c.addr+")") {
+				t.Fatalf("err %v, want it to name host ghost (%s)", err, c.addr)
+			}
+			t.Logf("error: %v", err)
+			if time.Since(start) > 20*time.Second {
+				t.Errorf("provision took %s to give up", time.Since(start))
+			}
+			if pids := gatewayPIDs(t, good); len(pids) != 0 {
+				t.Errorf("gateway left running on %s: %v", good.Name, pids)
+			}
+			onlyBinaryLeft(t, l, good)
+		})
 	}
-	if time.Since(start) > 20*time.Second {
-		t.Errorf("provision took %s to give up", time.Since(start))
-	}
-	if pids := gatewayPIDs(t, good); len(pids) != 0 {
-		t.Errorf("gateway left running on %s: %v", good.Name, pids)
-	}
-	onlyBinaryLeft(t, l, good)
 }
