@@ -194,7 +194,10 @@ shape() {
 start() {
   need_root
   check_params
-  [ -x "$bin/versitygw" ] || { log "$bin/versitygw missing: run scripts/test-servers.sh install"; exit 1; }
+  if [ ! -x "$bin/versitygw" ] || [ ! -x "$bin/toxiproxy-server" ]; then
+    log "servers missing: running scripts/test-servers.sh install"
+    SKYPLANE_TOOLS_DIR=$tools "$root/scripts/test-servers.sh" install
+  fi
   install_deps
   stop
   trap 'rc=$?; if [ $rc -ne 0 ]; then log "start failed (exit $rc): cleaning up"; stop; fi' EXIT

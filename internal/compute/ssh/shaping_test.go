@@ -126,12 +126,14 @@ func TestLabWAN(t *testing.T) {
 	}
 	want := time.Duration(rtt) * time.Millisecond
 	r1h1, r1h2, r2h1 := l.Hosts["r1-h1"], l.Hosts["r1-h2"], l.Hosts["r2-h1"]
-	if _, d := flowMbps(t, r1h1, r2h1, 40000, 1); d < want*9/10 || d > want*3 {
-		t.Errorf("one byte and its answer across regions took %s, want about the %s RTT", d, want)
+	_, cross := flowMbps(t, r1h1, r2h1, 40000, 1)
+	if cross < want*9/10 {
+		t.Errorf("one byte and its answer across regions took %s, want at least about the %s RTT", cross, want)
 	}
-	if _, d := flowMbps(t, r1h1, r1h2, 40000, 1); d > want/2 {
-		t.Errorf("one byte and its answer within a region took %s, want well under the %s RTT", d, want)
+	if _, within := flowMbps(t, r1h1, r1h2, 40000, 1); within > cross/2 {
+		t.Errorf("one byte and its answer took %s within a region and %s across: want far less within", within, cross)
 	}
+	t.Logf("one-byte exchange across regions: %s (RTT %s)", cross.Round(time.Millisecond), want)
 	mbps, _ := flowMbps(t, r2h1, r1h2, 40001, 2<<20)
 	if mbps > float64(flow)*1.3 || mbps < float64(flow)*0.5 {
 		t.Errorf("one connection across regions: %.0f Mbit/s, want about the %d Mbit/s per-flow cap", mbps, flow)
