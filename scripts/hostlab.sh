@@ -174,8 +174,10 @@ hosts() {
   done
 }
 
-# shape DEV IP-SELECTOR REGION-NET S3-PORT-SELECTOR: htb on DEV, traffic
-# outside the region capped at host_mbps (1:10), inside unshaped (1:20).
+# shape DEV NS(empty: this one) dst|src REGION-NET dport|sport S3-PORT: htb
+# on DEV; traffic whose other end is outside the region is capped at
+# host_mbps (1:10), traffic within the region or with its S3 server is not
+# (1:20). The host side matches destinations, the bridge side sources.
 shape() {
   local dev=$1 ns=$2 sel=$3 net=$4 s3sel=$5 s3port=$6 burst=$((host_mbps * 500))
   [ "$burst" -ge 15140 ] || burst=15140
