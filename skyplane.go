@@ -209,7 +209,13 @@ func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*d
 	for _, d := range job.Dsts {
 		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
 	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, c.gateways(n))
+	// Gateways per region obey max_instances' range however they are given.
+	cfg := c.cfg
+	cfg.MaxInstances = c.gateways(n)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, cfg.MaxInstances)
 	if err != nil {
 		return nil, err
 	}

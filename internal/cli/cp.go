@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skyplane-project/skyplane-go"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
@@ -125,14 +126,8 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if force, _ := cmd.Flags().GetBool("force"); force {
 		f.confirm = true
 	}
-	if cmd.Flags().Changed("max-instances") && f.gateways < 1 {
-		return usageErr(fmt.Errorf("-n/--max-instances must be ≥ 1, got %d", f.gateways))
-	}
-	if cmd.Flags().Changed("max-connections") {
-		if f.connections < 1 {
-			return usageErr(fmt.Errorf("--max-connections must be ≥ 1, got %d", f.connections))
-		}
-		cfg.NumConnections = f.connections
+	if err := applyFlagKeys(cmd, &cfg); err != nil {
+		return err
 	}
 	switch {
 	case f.multipart && f.noMultipart:
@@ -172,10 +167,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return nil
 	}
 
-	gateways := f.gateways
-	if gateways == 0 {
-		gateways = cfg.MaxInstances
-	}
+	gateways := cfg.MaxInstances
 	var preview *skyplane.Preview
 	if !f.confirm && !cfg.Autoconfirm {
 		var p skyplane.Preview
@@ -221,6 +213,32 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return classify(err)
 	}
 	out.summary(res)
+	return nil
+}
+
+// flagKeys are the flags that stand for a config key for one run. Their
+// values go through the key's own parser and range check, so a flag cannot
+// accept what `skyplane config set` refuses.
+var flagKeys = []struct{ flag, key string }{
+	{"max-instances", "max_instances"},
+	{"max-connections", "num_connections"},
+}
+
+// applyFlagKeys sets each given flag's config key in cfg.
+func applyFlagKeys(cmd *cobra.Command, cfg *config.Config) error {
+	for _, fk := range flagKeys {
+		fl := cmd.Flags().Lookup(fk.flag)
+		if fl == nil || !fl.Changed {
+			continue
+		}
+		name := "--" + fl.Name
+		if fl.Shorthand != "" {
+			name = "-" + fl.Shorthand + "/" + name
+		}
+		if err := cfg.Set(fk.key, fl.Value.String()); err != nil {
+			return usageErr(fmt.Errorf("%s %s: %w", name, fl.Value.String(), err))
+		}
+	}
 	return nil
 }
 
