@@ -237,10 +237,12 @@ func TestBadInputs(t *testing.T) {
 			messages: func(p paths) []string { return []string{"max_instances", "must be ≤ 64"} },
 		},
 		{
-			name:     "more connections than num_connections allows",
-			args:     func(p paths) []string { return []string{"sync", "-y", "--max-connections", "5000", p.src, p.dst} },
-			code:     2,
-			messages: func(p paths) []string { return []string{"--max-connections 5000", "num_connections", "must be ≤ 1024"} },
+			name: "more connections than num_connections allows",
+			args: func(p paths) []string { return []string{"sync", "-y", "--max-connections", "5000", p.src, p.dst} },
+			code: 2,
+			messages: func(p paths) []string {
+				return []string{"--max-connections 5000", "num_connections", "must be ≤ 1024"}
+			},
 		},
 		{
 			name: "config get with a typo",
