@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -157,11 +158,18 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		opts = append(opts, skyplane.WithTestHooks(hooks))
 	}
 	client := skyplane.NewClient(cfg, opts...)
+	// early classifies an error met before any gateway started.
+	early := func(err error) error {
+		if ctx.Err() != nil && cmd.Context().Err() == nil {
+			return errNothingStarted
+		}
+		return classify(err)
+	}
 
 	if f.dryRun {
 		p, err := client.PreviewSync(ctx, src, dsts[0], f.del, 0, out.dryRunLine)
 		if err != nil {
-			return classify(err)
+			return early(err)
 		}
 		out.dryRunSummary(p)
 		return nil
@@ -177,13 +185,13 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			p, err = client.PreviewCopy(ctx, src, dsts, f.recursive, 5, nil)
 		}
 		if err != nil {
-			return classify(err)
+			return early(err)
 		}
 		preview = &p
 	}
 	groups, err := client.Plan(ctx, src, dsts, f.recursive, gateways)
 	if err != nil {
-		return classify(err)
+		return early(err)
 	}
 	out.plan(src, dsts, groups, preview)
 	if preview != nil {
@@ -191,7 +199,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			out.note("Nothing to do: the destination is up to date.")
 			return nil
 		}
-		if !confirm(e) {
+		ok, err := confirm(ctx, e)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return usageErr(errors.New("transfer not confirmed; pass -y to skip the question"))
 		}
 	}
@@ -253,18 +265,38 @@ func classify(err error) error {
 	return err
 }
 
-func confirm(e *env) bool {
+// errNothingStarted: the user stopped skyplane before any gateway started.
+var errNothingStarted = fmt.Errorf("%w before the transfer started: nothing was transferred", errInterrupted)
+
+// confirm asks the question and waits for the answer or a Ctrl-C, whichever
+// comes first: a terminal read cannot be cancelled, so the read runs aside
+// and is abandoned on interruption (the process exits right after).
+func confirm(ctx context.Context, e *env) (bool, error) {
 	fmt.Fprint(e.stdout, "Continue? [Y/n] ")
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && line == "" {
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			close(answer)
+			return
+		}
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
 		fmt.Fprintln(e.stdout)
-		return false
+		return false, errNothingStarted
+	case line, ok := <-answer:
+		if !ok {
+			fmt.Fprintln(e.stdout)
+			return false, nil
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "", "y", "yes":
+			return true, nil
+		}
+		return false, nil
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "", "y", "yes":
-		return true
-	}
-	return false
 }
 
 // schemeOf names where a URL points, for usage statistics (no bucket or path).
