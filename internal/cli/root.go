@@ -88,6 +88,16 @@ stores, local disk) through gateways that stream chunks over many TCP
 connections, compressed, encrypted and checksummed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
+		// The root runs only when no command matched: an unknown command
+		// is a usage error (exit 2), no command prints help.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageErr(fmt.Errorf("unknown command %q for %q (see `skyplane --help`)", args[0], cmd.CommandPath()))
+		},
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			level := slog.LevelWarn
 			if debug {
@@ -97,10 +107,11 @@ connections, compressed, encrypted and checksummed.`,
 		},
 	}
 	root.PersistentFlags().BoolVar(&debug, "debug", false, "print debug logs")
+	root.SetVersionTemplate(versionText())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
 	})
-	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e))
+	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e), newVersion(e))
 	return root
 }
 
