@@ -217,11 +217,8 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if err != nil {
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			// Our own signal context: report an interruption.
-			err := fmt.Errorf("%w: gateways were torn down; nothing partial is visible. Run the same command again to resume (or `skyplane deprovision` to abort what was kept)", errInterrupted)
-			out.failed(err)
-			return err
+			return fmt.Errorf("%w: gateways were torn down; nothing partial is visible. Run the same command again to resume (or `skyplane deprovision` to abort what was kept)", errInterrupted)
 		}
-		out.failed(err)
 		return classify(err)
 	}
 	out.summary(res)
@@ -272,7 +269,9 @@ var errNothingStarted = fmt.Errorf("%w before the transfer started: nothing was 
 // comes first: a terminal read cannot be cancelled, so the read runs aside
 // and is abandoned on interruption (the process exits right after).
 func confirm(ctx context.Context, e *env) (bool, error) {
-	fmt.Fprint(e.stdout, "Continue? [Y/n] ")
+	// The question goes to stderr: stdout is for the plan and, with
+	// --json, for events only.
+	fmt.Fprint(e.stderr, "Continue? [Y/n] ")
 	answer := make(chan string, 1)
 	go func() {
 		line, err := bufio.NewReader(e.stdin).ReadString('\n')
@@ -284,11 +283,11 @@ func confirm(ctx context.Context, e *env) (bool, error) {
 	}()
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(e.stderr)
 		return false, errNothingStarted
 	case line, ok := <-answer:
 		if !ok {
-			fmt.Fprintln(e.stdout)
+			fmt.Fprintln(e.stderr)
 			return false, nil
 		}
 		switch strings.ToLower(strings.TrimSpace(line)) {

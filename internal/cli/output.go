@@ -22,7 +22,12 @@ type printer struct {
 
 func newPrinter(e *env, jsonOut bool) *printer { return &printer{e: e, json: jsonOut} }
 
+// eventsVersion is the "v" of every --json event; it changes when a field
+// changes meaning or goes away (docs/cli.md has the schema).
+const eventsVersion = 1
+
 func (p *printer) event(kind string, fields map[string]any) {
+	fields["v"] = eventsVersion
 	fields["event"] = kind
 	fields["time"] = time.Now().UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(fields)
@@ -171,15 +176,13 @@ func (p *printer) summary(r *skyplane.Result) {
 	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
 }
 
-func (p *printer) failed(err error) {
-	if p.json {
-		p.event("error", map[string]any{"error": err.Error()})
-	}
-}
-
 func (p *printer) dryRunLine(s skyplane.Sample) {
 	if p.json {
-		p.event("dry_run", map[string]any{"op": s.Op, "src": s.Src, "dst": s.Dst, "size": s.Size})
+		op, reason := "copy", s.Op
+		if s.Op == "delete" {
+			op, reason = "delete", "not at the source"
+		}
+		p.event("dry_run", map[string]any{"op": op, "reason": reason, "src": s.Src, "dst": s.Dst, "size": s.Size})
 		return
 	}
 	if s.Op == "delete" {

@@ -56,12 +56,49 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)
-	return exitCode(err)
+	code := exitCode(err)
+	if wantsJSON(cmd, args) {
+		// Every failure, a usage error included, ends the event stream
+		// with an error event.
+		(&printer{e: e, json: true}).event("error", map[string]any{"error": err.Error(), "exit_code": code, "kind": exitKind(code)})
+	}
+	return code
+}
+
+// wantsJSON reports whether --json was asked for. A flag error stops
+// parsing before --json is seen, so the arguments are read too.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd != nil {
+		if v, err := cmd.Flags().GetBool("json"); err == nil && v {
+			return true
+		}
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+func exitKind(code int) string {
+	switch code {
+	case ExitUsage:
+		return "usage"
+	case ExitIncomplete:
+		return "incomplete"
+	case ExitInterrupted:
+		return "interrupted"
+	}
+	return "failed"
 }
 
 func exitCode(err error) int {
