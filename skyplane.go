@@ -191,6 +191,7 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 		}
 		job.Dsts = append(job.Dsts, l)
 	}
+	intoLocalFolders(&job)
 	if err := validateJob(job); err != nil {
 		return dataplane.Job{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}

@@ -2,6 +2,7 @@ package skyplane
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
@@ -77,4 +78,24 @@ func sameDestination(src, a, b objstore.Location, recursive bool) bool {
 		return a.Key == b.Key
 	}
 	return ka == kb
+}
+
+// intoLocalFolders makes a single-object copy onto an existing local
+// directory named without a trailing "/" land inside it (cp a.txt ./dir →
+// dir/a.txt), as cp(1) does; the file could never replace the directory.
+// Object stores have no directories: a key that is also a prefix of other
+// keys is a valid object name, so there the destination is taken as
+// written and a trailing "/" asks for the folder.
+func intoLocalFolders(job *dataplane.Job) {
+	if job.Recursive {
+		return
+	}
+	for i, d := range job.Dsts {
+		if d.Scheme != objstore.SchemeLocal || strings.HasSuffix(d.Key, "/") {
+			continue
+		}
+		if fi, err := os.Stat("/" + d.Key); err == nil && fi.IsDir() {
+			job.Dsts[i].Key += "/"
+		}
+	}
 }

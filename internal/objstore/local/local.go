@@ -270,7 +270,7 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 		return osErr("write: create directory", dir, err)
 	}
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		return fmt.Errorf("local: write %s: a directory is in the way", p)
+		return fmt.Errorf("local: write %s: a directory is in the way: %w", p, syscall.EISDIR)
 	}
 	f, err := os.CreateTemp(dir, tempPattern())
 	if err != nil {
@@ -680,7 +680,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	}
 	dst := filepath.Join(filepath.Dir(st), path.Base(key))
 	if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
-		return fmt.Errorf("local: complete multipart upload: a directory is in the way at %s", dst)
+		return fmt.Errorf("local: complete multipart upload: a directory is in the way at %s: %w", dst, syscall.EISDIR)
 	}
 	if err := os.Rename(st, dst); err != nil {
 		return osErr("complete multipart upload: rename into", dst, err)

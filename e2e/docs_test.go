@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// docSection returns the lines of docs/<page> between the marker line
+// starting with "<!-- "+name and the next "<!-- end".
+func docSection(t *testing.T, page, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "<!-- "+name):
+			in = true
+		case in && strings.HasPrefix(line, "<!-- end"):
+			return out
+		case in:
+			out = append(out, line)
+		}
+	}
+	t.Fatalf("docs/%s has no section %q", page, name)
+	return nil
+}
+
+// backticked returns the `quoted` parts of s.
+func backticked(s string) []string {
+	parts := strings.Split(s, "`")
+	var out []string
+	for i := 1; i < len(parts); i += 2 {
+		out = append(out, parts[i])
+	}
+	return out
+}
+
+// runIn runs skyplane with dir as its working directory.
+func (s *sandbox) runIn(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env, cmd.Dir = s.env, dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// TestDocsKeyMapping runs every example of docs/cli.md's key-mapping table
+// and checks exactly the files the table names appear.
+func TestDocsKeyMapping(t *testing.T) {
+	rows := docSection(t, "cli.md", "mapping examples")
+	n := 0
+	for _, row := range rows {
+		cells := strings.Split(row, "|")
+		if len(cells) < 4 || !strings.Contains(cells[1], "`skyplane ") {
+			continue
+		}
+		command := backticked(cells[1])[0]
+		want := backticked(cells[2])
+		n++
+		t.Run(command, func(t *testing.T) {
+			s := newSandbox(t)
+			work := s.path("work")
+			writeFile(t, filepath.Join(work, "data", "a.txt"), []byte("a"))
+			writeFile(t, filepath.Join(work, "data", "sub", "c.txt"), []byte("c"))
+			if err := os.MkdirAll(filepath.Join(work, "existdir"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			before := listTree(t, work)
+			args := strings.Fields(strings.TrimPrefix(command, "skyplane "))
+			args = append(args[:1], append([]string{"-y"}, args[1:]...)...)
+			if r := s.runIn(t, work, args...); r.code != 0 {
+				t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+			}
+			var got []string
+			for p := range listTree(t, work) {
+				if _, ok := before[p]; !ok {
+					got = append(got, p)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("new files %v, docs say %v", got, want)
+			}
+		})
+	}
+	if n < 5 {
+		t.Fatalf("only %d examples found in docs/cli.md", n)
+	}
+}
