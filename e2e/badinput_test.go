@@ -49,6 +49,34 @@ func TestBadInputs(t *testing.T) {
 			messages: func(p paths) []string { return []string{"inside the source", p.src + "/dir"} },
 		},
 		{
+			name: "destination inside source through a symlink",
+			setup: func(t *testing.T, s *sandbox, p paths) {
+				if err := os.Symlink(p.src, s.path("alias")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			args: func(p paths) []string {
+				return []string{"cp", "-r", "-y", p.src, filepath.Join(filepath.Dir(p.src), "alias", "inner")}
+			},
+			code: 2,
+			messages: func(p paths) []string {
+				return []string{"inside the source", "symbolic links resolved", p.src + "/inner"}
+			},
+		},
+		{
+			name: "source through a symlink onto its real folder",
+			setup: func(t *testing.T, s *sandbox, p paths) {
+				if err := os.Symlink(p.src, s.path("alias")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			args: func(p paths) []string {
+				return []string{"sync", "-y", filepath.Join(filepath.Dir(p.src), "alias"), p.src + "/dir"}
+			},
+			code:     2,
+			messages: func(p paths) []string { return []string{"inside the source"} },
+		},
+		{
 			name:     "file onto itself",
 			args:     func(p paths) []string { return []string{"cp", "-y", p.src + "/file", p.src + "/file"} },
 			code:     2,
