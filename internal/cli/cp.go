@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/config"
@@ -107,9 +108,10 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return err
 	}
 	start := time.Now()
+	pruneState(config.StateDir(), start)
 	var res *skyplane.Result
 	defer func() {
-		rec := usage.Record{Command: e.args, RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
+		rec := usage.Record{Command: anonymousCommand(cmd), RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
 		for _, d := range dsts {
 			rec.DstRegions = append(rec.DstRegions, schemeOf(d))
 		}
@@ -120,7 +122,8 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			}
 		}
 		if err != nil {
-			rec.Error = err.Error()
+			// The class only: messages name paths and buckets.
+			rec.Error = exitKind(exitCode(err))
 		}
 		usage.Save(cfg, rec)
 	}()
@@ -296,6 +299,22 @@ func confirm(ctx context.Context, e *env) (bool, error) {
 		}
 		return false, nil
 	}
+}
+
+// anonymousCommand is the command as usage statistics record it: its name
+// and the flags given, with the values of numeric and boolean flags only
+// (a string flag may hold a path), never the arguments (paths, buckets).
+func anonymousCommand(cmd *cobra.Command) []string {
+	out := []string{cmd.Name()}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Value.Type() {
+		case "int", "bool":
+			out = append(out, "--"+f.Name+"="+f.Value.String())
+		default:
+			out = append(out, "--"+f.Name)
+		}
+	})
+	return out
 }
 
 // schemeOf names where a URL points, for usage statistics (no bucket or path).

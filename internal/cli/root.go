@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skyplane-project/skyplane-go/internal/config"
+	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
 
 // Exit codes (documented in the README).
@@ -50,6 +51,7 @@ type env struct {
 
 // Run executes the CLI and returns the process exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	usage.Version = buildVersion()
 	e := &env{args: args, stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
 	root := newRoot(e)
 	root.SetArgs(args)
