@@ -81,7 +81,7 @@ func TestStateKeepsNewestOld(t *testing.T) {
 func TestUsageRecordAnonymous(t *testing.T) {
 	s := newSandbox(t)
 	const secret = "zebrafish-secret-4711"
-	src := s.path(secret+"-src")
+	src := s.path(secret + "-src")
 	writeFile(t, filepath.Join(src, secret+".txt"), []byte("a"))
 	on := []string{"SKYPLANE_USAGE_STATS_ENABLED=1"}
 	if r := s.run(on, "cp", "-r", "-y", "-n", "1", src, s.path(secret+"-dst")); r.code != 0 {
