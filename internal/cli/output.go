@@ -94,18 +94,49 @@ func (p *printer) progress(pr skyplane.Progress) {
 		})
 		return
 	}
-	line := progressLine(pr)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.e.isTTY {
-		fmt.Fprintf(p.e.stdout, "\r\033[K%s", line)
+		fmt.Fprintf(p.e.stdout, "\r\033[K%s", progressLine(pr))
 		p.drawn = true
 		return
 	}
 	if time.Since(p.lastLine) >= 2*time.Second {
 		p.lastLine = time.Now()
-		fmt.Fprintln(p.e.stdout, line)
+		fmt.Fprintln(p.e.stdout, plainLine(pr))
 	}
+}
+
+// plainLine is a progress line for logs and pipes: words, no bar.
+func plainLine(pr skyplane.Progress) string {
+	of := fmt.Sprintf("%s of %s", humanBytes(pr.BytesDone), humanBytes(pr.BytesTotal))
+	objects := fmt.Sprintf("%d of %d objects", pr.ObjectsDone, pr.ObjectsTotal)
+	if !pr.ListingDone {
+		of += " so far listed"
+		objects += " so far listed"
+	}
+	pct, rate, eta := progressNumbers(pr)
+	line := fmt.Sprintf("progress: %.0f%%, %s, %s, %.2f Gbit/s", pct, of, objects, rate*8/1e9)
+	if eta != "?" {
+		line += ", " + eta + " left"
+	}
+	return line
+}
+
+// progressNumbers are the percentage of bytes done, the rate in bytes/s and
+// the time left ("?" while the listing runs or nothing moved yet).
+func progressNumbers(pr skyplane.Progress) (pct, rate float64, eta string) {
+	if pr.BytesTotal > 0 {
+		pct = 100 * float64(pr.BytesDone) / float64(pr.BytesTotal)
+	}
+	if s := pr.Elapsed.Seconds(); s > 0 {
+		rate = float64(pr.BytesDone) / s
+	}
+	eta = "?"
+	if rate > 0 && pr.ListingDone {
+		eta = time.Duration(float64(pr.BytesTotal-pr.BytesDone) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	return pct, rate, eta
 }
 
 func progressLine(pr skyplane.Progress) string {
@@ -113,18 +144,7 @@ func progressLine(pr skyplane.Progress) string {
 	if pr.ListingDone {
 		total = ""
 	}
-	pct := 0.0
-	if pr.BytesTotal > 0 {
-		pct = 100 * float64(pr.BytesDone) / float64(pr.BytesTotal)
-	}
-	rate := 0.0
-	if s := pr.Elapsed.Seconds(); s > 0 {
-		rate = float64(pr.BytesDone) / s
-	}
-	eta := "?"
-	if rate > 0 && pr.ListingDone {
-		eta = time.Duration(float64(pr.BytesTotal-pr.BytesDone) / rate * float64(time.Second)).Round(time.Second).String()
-	}
+	pct, rate, eta := progressNumbers(pr)
 	const width = 24
 	filled := int(pct / 100 * width)
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
