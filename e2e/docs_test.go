@@ -107,3 +107,25 @@ func TestDocsKeyMapping(t *testing.T) {
 		t.Fatalf("only %d examples found in docs/cli.md", n)
 	}
 }
+
+// TestDocsConfigExample runs the example of docs/config.md and compares
+// what it prints (exit 2, a usage error).
+func TestDocsConfigExample(t *testing.T) {
+	var command, want string
+	for _, line := range docSection(t, "config.md", "config example") {
+		switch {
+		case strings.HasPrefix(line, "$ skyplane "):
+			command = strings.TrimPrefix(line, "$ skyplane ")
+		case strings.HasPrefix(line, "Error: "):
+			want = line
+		}
+	}
+	if command == "" || want == "" {
+		t.Fatal("docs/config.md example has no command or no error line")
+	}
+	s := newSandbox(t)
+	r := s.run(nil, strings.Fields(command)...)
+	if r.code != 2 || strings.TrimSpace(r.stderr) != want {
+		t.Errorf("skyplane %s: exit %d, stderr %q; docs say exit 2 and %q", command, r.code, r.stderr, want)
+	}
+}

@@ -278,7 +278,9 @@ func unknownKeyError(key string) error {
 	return fmt.Errorf("%w %q: run `skyplane config list` for all keys", ErrUnknownKey, key)
 }
 
-// suggest returns up to 5 keys close to q: by edit distance, or containing q.
+// suggest returns up to 5 keys close to q: by edit distance, to the whole
+// key or to its start (a truncated key such as multipart_chunk_sz), or
+// containing q.
 func suggest(q string) []string {
 	type cand struct {
 		name string
@@ -289,6 +291,9 @@ func suggest(q string) []string {
 	for i := range defs {
 		name := defs[i].name
 		d := editDistance(q, name)
+		if len(q) >= 6 && len(q) < len(name) {
+			d = min(d, editDistance(q, name[:len(q)]))
+		}
 		if d <= limit || (len(q) >= 3 && strings.Contains(name, q)) {
 			cs = append(cs, cand{name, d})
 		}
