@@ -224,7 +224,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		}
 		return classify(err)
 	}
-	out.summary(res)
+	out.summary(res, len(dsts))
 	return nil
 }
 

@@ -162,19 +162,28 @@ func (p *printer) endProgress() {
 	}
 }
 
-func (p *printer) summary(r *skyplane.Result) {
+// summary prints the result of a transfer to dsts destinations. Bytes
+// are counted once per destination, objects once: both are said per
+// destination. The wire carries frames (headers, authentication tags) as
+// well as data, so incompressible data costs a little more on the wire than
+// on disk: that is "no saving" plus the overhead, never a negative saving.
+func (p *printer) summary(r *skyplane.Result, dsts int) {
 	secs := r.Duration.Seconds()
 	gbps := 0.0
 	if secs > 0 {
 		gbps = float64(r.Bytes) * 8 / secs / 1e9
 	}
 	saved := 0.0
-	if r.Bytes > 0 {
+	if r.Bytes > 0 && r.WireBytes < r.Bytes {
 		saved = 100 * (1 - float64(r.WireBytes)/float64(r.Bytes))
 	}
+	overhead := max(0, r.WireBytes-r.Bytes)
+	dsts = max(1, dsts)
+	perDst := r.Bytes / int64(dsts)
 	if p.json {
 		p.event("done", map[string]any{
-			"objects": r.Objects, "bytes": r.Bytes, "wire_bytes": r.WireBytes, "deleted": r.Deleted,
+			"objects": r.Objects, "bytes": r.Bytes, "destinations": dsts, "bytes_per_destination": perDst,
+			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
 			"cost_usd": 0.0,
 		})
@@ -184,11 +193,24 @@ func (p *printer) summary(r *skyplane.Result) {
 	fmt.Fprintln(w, "Transfer completed successfully")
 	fmt.Fprintf(w, "  Runtime:     %.2f s\n", secs)
 	fmt.Fprintf(w, "  Throughput:  %.3f Gbit/s\n", gbps)
-	fmt.Fprintf(w, "  Objects:     %d (%s)\n", r.Objects, humanBytes(r.Bytes))
+	if dsts == 1 {
+		fmt.Fprintf(w, "  Objects:     %d (%s)\n", r.Objects, humanBytes(r.Bytes))
+	} else {
+		fmt.Fprintf(w, "  Objects:     %d (%s) to each of %d destinations: %d objects, %s landed in all\n",
+			r.Objects, humanBytes(perDst), dsts, r.Objects*int64(dsts), humanBytes(r.Bytes))
+	}
 	if r.Deleted > 0 {
 		fmt.Fprintf(w, "  Deleted:     %d\n", r.Deleted)
 	}
-	fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
+	switch {
+	case saved > 0:
+		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
+	case overhead == 0:
+		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes)\n", humanBytes(r.WireBytes), r.WireBytes)
+	default:
+		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; no saving: the data did not compress, framing and encryption added %d bytes)\n",
+			humanBytes(r.WireBytes), r.WireBytes, overhead)
+	}
 	fmt.Fprintf(w, "  Retries:     %d chunk(s), %d store request(s)\n", r.Retries, r.StoreRetries)
 	if r.GatewaysLost > 0 {
 		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
