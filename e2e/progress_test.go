@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -63,5 +65,47 @@ func TestSummaryNumbers(t *testing.T) {
 	}
 	if done["wire_overhead_bytes"].(float64) <= 0 {
 		t.Errorf("done event wire_overhead_bytes = %v, want > 0 for tiny files", done["wire_overhead_bytes"])
+	}
+}
+
+// TestResumingMessage: running an interrupted copy again says what it
+// found at the destination before any progress line ("Resuming: 5 of 13
+// objects (10.0 MiB) already at the destination"); with --json a resuming
+// event says the same.
+func TestResumingMessage(t *testing.T) {
+	s := newSandbox(t)
+	src := s.path("src")
+	resumeTree(t, src)
+	s.config("multipart_min_threshold_mb", "4", "multipart_chunk_size_mb", "4", "num_connections", "2")
+	re := regexp.MustCompile(`Resuming: ([0-9]+) of 13 objects \([0-9.]+ [KMG]?i?B\) already at the destination`)
+
+	dst := s.path("dst")
+	startAndStop(t, s, os.Interrupt, 0.5, src, dst)
+	r := s.mustRun("cp", "-r", "-y", src, dst)
+	assertTreesEqual(t, src, dst)
+	m := re.FindStringSubmatchIndex(r.stdout)
+	if m == nil {
+		t.Fatalf("no Resuming line:\n%s", r.stdout)
+	}
+	if n, _ := strconv.Atoi(r.stdout[m[2]:m[3]]); n < 1 || n > 12 {
+		t.Errorf("Resuming line says %d objects already there:\n%s", n, r.stdout)
+	}
+	if p := strings.Index(r.stdout, "progress: "); p >= 0 && p < m[0] {
+		t.Errorf("a progress line came before the Resuming line:\n%s", r.stdout)
+	}
+
+	dst2 := s.path("dst2")
+	startAndStop(t, s, os.Interrupt, 0.5, src, dst2)
+	r = s.mustRun("cp", "-r", "-y", "--json", src, dst2)
+	evs := events(t, r.stdout, "resuming")
+	if len(evs) != 1 {
+		t.Fatalf("%d resuming events, want 1:\n%s", len(evs), r.stdout)
+	}
+	already, total := evs[0]["objects_already"].(float64), evs[0]["objects"].(float64)
+	if already < 1 || total != 13 || evs[0]["bytes_already"].(float64) <= 0 {
+		t.Errorf("resuming event %v: want 1..12 of 13 objects and their bytes", evs[0])
+	}
+	if done := doneEvent(t, r.stdout); done["objects"].(float64)+already != 13 {
+		t.Errorf("done says %v objects sent, resuming %v already there: not 13 in all", done["objects"], already)
 	}
 }

@@ -18,6 +18,8 @@ type printer struct {
 	mu       sync.Mutex
 	lastLine time.Time
 	drawn    bool
+	// resumeSaid: the "Resuming:" line was printed.
+	resumeSaid bool
 }
 
 func newPrinter(e *env, jsonOut bool) *printer { return &printer{e: e, json: jsonOut} }
@@ -86,12 +88,18 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 }
 
 func (p *printer) progress(pr skyplane.Progress) {
+	p.resuming(pr)
 	if p.json {
 		p.event("progress", map[string]any{
 			"bytes_done": pr.BytesDone, "bytes_total": pr.BytesTotal,
 			"objects_done": pr.ObjectsDone, "objects_total": pr.ObjectsTotal,
 			"listing_done": pr.ListingDone, "retries": pr.Retries, "elapsed_s": pr.Elapsed.Seconds(),
 		})
+		return
+	}
+	if !pr.ListingDone && pr.Elapsed < time.Second {
+		// Most listings end within a second: wait for it, so that a
+		// "Resuming:" line comes before the first progress line.
 		return
 	}
 	p.mu.Lock()
@@ -105,6 +113,32 @@ func (p *printer) progress(pr skyplane.Progress) {
 		p.lastLine = time.Now()
 		fmt.Fprintln(p.e.stdout, plainLine(pr))
 	}
+}
+
+// resuming says once, when the listing is done, what a resumed copy found
+// already at the destination.
+func (p *printer) resuming(pr skyplane.Progress) {
+	if !pr.ListingDone || pr.AlreadyThere.Objects <= 0 {
+		return
+	}
+	p.mu.Lock()
+	said := p.resumeSaid
+	p.resumeSaid = true
+	p.mu.Unlock()
+	if said {
+		return
+	}
+	total := pr.AlreadyThere.Objects + pr.ObjectsTotal
+	if p.json {
+		p.event("resuming", map[string]any{"objects_already": pr.AlreadyThere.Objects, "bytes_already": pr.AlreadyThere.Bytes, "objects": total})
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.e.stdout, "\r\033[K")
+	}
+	fmt.Fprintf(p.e.stdout, "Resuming: %d of %d objects (%s) already at the destination\n", pr.AlreadyThere.Objects, total, humanBytes(pr.AlreadyThere.Bytes))
 }
 
 // plainLine is a progress line for logs and pipes: words, no bar.

@@ -33,6 +33,10 @@ type Progress struct {
 	ListingDone               bool
 	Retries                   int
 	Elapsed                   time.Duration
+
+	// AlreadyThere: what a resumed copy found already at the destination
+	// (not in the totals); final once ListingDone.
+	AlreadyThere Counts
 }
 
 // Result summarises a finished transfer.
@@ -337,7 +341,7 @@ func (r *run) produce(stores []jobStores) error {
 
 func (r *run) items(js jobStores) iter.Seq2[item, error] {
 	if js.resuming() && !js.job.Sync && len(js.dsts) == 1 {
-		return r.resumeItems(js)
+		return r.countResumed(js, r.resumeItems)
 	}
 	if !js.job.Sync {
 		return copyItems(r.ctx, js.job, js.src)
