@@ -72,6 +72,7 @@ type Client struct {
 	provider func() compute.Provider
 	test     gateway.TestHooks
 	dir      string
+	filter   *Filter
 }
 
 // Option adjusts a Client.
@@ -183,7 +184,7 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 	if err != nil {
 		return dataplane.Job{}, fmt.Errorf("%w: source: %w", ErrInvalidInput, err)
 	}
-	job := dataplane.Job{Src: s, Recursive: recursive}
+	job := dataplane.Job{Src: s, Recursive: recursive, Filter: c.filter}
 	for _, d := range dsts {
 		l, err := objstore.ParseURL(d)
 		if err != nil {

@@ -1,6 +1,7 @@
 package skyplane
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +21,9 @@ import (
 //
 // Every error names the problem and what to do instead.
 func validateJob(job dataplane.Job) error {
+	if job.Filter != nil && !job.Recursive {
+		return errors.New("--include, --exclude and --files-from select objects under a folder: use them with cp -r or sync")
+	}
 	src := realLocal(job.Src)
 	for i, dst := range job.Dsts {
 		if err := checkOverlap(src, realLocal(dst), job.Recursive); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -31,6 +32,9 @@ type transferFlags struct {
 	jsonOut     bool
 	noResume    bool
 	solver      string
+	include     []string
+	exclude     []string
+	filesFrom   string
 	// sync only
 	del    bool
 	dryRun bool
@@ -53,6 +57,38 @@ func (f *transferFlags) register(cmd *cobra.Command, isSync bool) {
 	fl.BoolVar(&f.jsonOut, "json", false, "print NDJSON events instead of text")
 	fl.BoolVar(&f.noResume, "no-resume", false, "send everything again, even if an interrupted run of this transfer left work to continue")
 	fl.StringVar(&f.solver, "solver", "direct", "planner: direct (ron and ilp come with cloud regions)")
+	fl.StringArrayVar(&f.include, "include", nil, "copy only keys (relative to the source folder) matching this glob; repeatable (* within a path element, ** across)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out keys matching this glob, and never delete them with sync --delete; repeatable")
+	fl.StringVar(&f.filesFrom, "files-from", "", "copy only the keys listed in FILE, one per line relative to the source folder (- reads stdin)")
+}
+
+// filter builds the --include/--exclude/--files-from filter (nil: none).
+// The list is read whole before the transfer starts.
+func (f *transferFlags) filter(e *env, prompts bool) (*skyplane.Filter, error) {
+	if len(f.include) == 0 && len(f.exclude) == 0 && f.filesFrom == "" {
+		return nil, nil
+	}
+	var from io.Reader
+	switch f.filesFrom {
+	case "":
+	case "-":
+		if prompts {
+			return nil, usageErr(errors.New("--files-from - reads the keys from stdin, which the confirmation question needs too: pass -y"))
+		}
+		from = e.stdin
+	default:
+		file, err := os.Open(f.filesFrom)
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("--files-from: %w", err))
+		}
+		defer file.Close()
+		from = file
+	}
+	flt, err := skyplane.NewFilter(f.include, f.exclude, from)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return flt, nil
 }
 
 func newCp(e *env) *cobra.Command {
@@ -159,6 +195,13 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	var opts []skyplane.Option
 	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {
 		opts = append(opts, skyplane.WithTestHooks(hooks))
+	}
+	flt, err := f.filter(e, !f.confirm && !cfg.Autoconfirm && !f.dryRun)
+	if err != nil {
+		return err
+	}
+	if flt != nil {
+		opts = append(opts, skyplane.WithFilter(flt))
 	}
 	client := skyplane.NewClient(cfg, opts...)
 	// early classifies an error met before any gateway started.

@@ -319,6 +319,7 @@ func (r *run) openJobs(jobs []Job) ([]jobStores, error) {
 			js.refs = append(js.refs, ref)
 			js.groups = append(js.groups, dests[i].Key)
 		}
+		js.src, js.dsts = filterJobStores(job, js.src, js.dsts)
 		out = append(out, js)
 	}
 	return out, nil
