@@ -52,6 +52,9 @@ type Preview = dataplane.Preview
 // Sample is one "src => dst (size)" line of a plan.
 type Sample = dataplane.Sample
 
+// Failure is one object a transfer left out, with the reason.
+type Failure = dataplane.Failure
+
 // Errors callers may branch on with errors.Is.
 var (
 	ErrNotFound         = objstore.ErrNotFound
@@ -61,6 +64,10 @@ var (
 	ErrNoObjects        = dataplane.ErrNoObjects
 	ErrIsPrefix         = dataplane.ErrIsPrefix
 	ErrVerify           = dataplane.ErrVerify
+	// ErrObjectsFailed: the transfer landed everything but the objects
+	// Result.Failed names (keys a destination cannot hold); the Result is
+	// returned with it.
+	ErrObjectsFailed = dataplane.ErrObjectsFailed
 	// ErrInvalidInput wraps malformed URLs and arguments.
 	ErrInvalidInput = errors.New("invalid input")
 )

@@ -260,6 +260,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		res, err = client.Broadcast(ctx, src, dsts, skyplane.CopyOptions{Recursive: f.recursive, NoResume: f.noResume, Gateways: gateways, Progress: out.progress})
 	}
 	out.endProgress()
+	if errors.Is(err, skyplane.ErrObjectsFailed) && res != nil {
+		// Everything else landed: say what did, then what did not.
+		out.summary(res, len(dsts))
+		return err
+	}
 	if err != nil {
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			// Our own signal context: report an interruption.

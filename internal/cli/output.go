@@ -215,7 +215,11 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 	dsts = max(1, dsts)
 	perDst := r.Bytes / int64(dsts)
 	if p.json {
+		for _, f := range r.Failed {
+			p.event("object_failed", map[string]any{"src": f.Src, "dst": f.Dst, "reason": f.Reason})
+		}
 		p.event("done", map[string]any{
+			"failed":  len(r.Failed),
 			"objects": r.Objects, "bytes": r.Bytes, "destinations": dsts, "bytes_per_destination": perDst,
 			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
@@ -224,7 +228,11 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 		return
 	}
 	w := p.e.stdout
-	fmt.Fprintln(w, "Transfer completed successfully")
+	if len(r.Failed) == 0 {
+		fmt.Fprintln(w, "Transfer completed successfully")
+	} else {
+		fmt.Fprintf(w, "Transfer completed except %d object(s) the destination cannot hold\n", len(r.Failed))
+	}
 	fmt.Fprintf(w, "  Runtime:     %.2f s\n", secs)
 	fmt.Fprintf(w, "  Throughput:  %.3f Gbit/s\n", gbps)
 	if dsts == 1 {
@@ -250,6 +258,17 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
 	}
 	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
+	const shown = 10
+	for i, f := range r.Failed {
+		if i == 0 {
+			fmt.Fprintf(w, "  Failed:      %d object(s), not copied:\n", len(r.Failed))
+		}
+		if i == shown {
+			fmt.Fprintf(w, "    ... and %d more (all of them with --json)\n", len(r.Failed)-shown)
+			break
+		}
+		fmt.Fprintf(w, "    %s => %s: %s\n", f.Src, f.Dst, f.Reason)
+	}
 }
 
 func (p *printer) dryRunLine(s skyplane.Sample) {

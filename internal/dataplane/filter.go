@@ -165,3 +165,11 @@ func (s filteredStore) SweepStale(ctx context.Context, prefix string) error {
 	}
 	return nil
 }
+
+// CheckKey keeps the wrapped store's objstore.KeyChecker.
+func (s filteredStore) CheckKey(key string) error {
+	if kc, ok := s.Store.(objstore.KeyChecker); ok {
+		return kc.CheckKey(key)
+	}
+	return nil
+}

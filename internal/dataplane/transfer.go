@@ -58,6 +58,10 @@ type Result struct {
 	// long the listing.
 	PeakInFlight int
 	Stats        []gateway.Stats // per gateway, at the end of the transfer
+
+	// Failed are objects a destination cannot hold, left out (Run then
+	// returns ErrObjectsFailed with this Result).
+	Failed []Failure
 }
 
 // objDest is one object at one destination.
@@ -269,7 +273,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 	res.Stats = d.stats(context.WithoutCancel(ctx))
 	res.WireBytes = wireDelta(d, before, res.Stats)
 	res.StoreRetries = storeRetriesDelta(before, res.Stats) + objstore.Retries() - clientRetries
-	return &res, nil
+	return &res, failedErr(res.Failed)
 }
 
 var errDone = errors.New("transfer finished")
@@ -328,7 +332,7 @@ func (r *run) openJobs(jobs []Job) ([]jobStores, error) {
 // produce streams every job's objects into dispatch.
 func (r *run) produce(stores []jobStores) error {
 	for ji, js := range stores {
-		for it, err := range r.items(js) {
+		for it, err := range r.checkKeys(js, r.items(js)) {
 			if err != nil {
 				return err
 			}

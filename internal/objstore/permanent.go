@@ -30,3 +30,11 @@ func IsPermanent(err error) bool {
 	}
 	return false
 }
+
+// KeyChecker is implemented by stores that cannot hold every key (a file
+// system: no empty path element, no "." or "..", bounded element length).
+// CheckKey says, before anything is sent, why key cannot be written; its
+// error wraps ErrNotSupported.
+type KeyChecker interface {
+	CheckKey(key string) error
+}
