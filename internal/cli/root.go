@@ -43,7 +43,6 @@ func usageErr(err error) error {
 
 // env is what commands print to and read from.
 type env struct {
-	args           []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	isTTY          bool
@@ -52,7 +51,7 @@ type env struct {
 // Run executes the CLI and returns the process exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	usage.Version = buildVersion()
-	e := &env{args: args, stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
