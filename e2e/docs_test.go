@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,24 +42,6 @@ func backticked(s string) []string {
 	return out
 }
 
-// runIn runs skyplane with dir as its working directory.
-func (s *sandbox) runIn(t *testing.T, dir string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env, cmd.Dir = s.env, dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
-}
-
 // TestDocsKeyMapping runs every example of docs/cli.md's key-mapping table
 // and checks exactly the files the table names appear.
 func TestDocsKeyMapping(t *testing.T) {
@@ -87,7 +66,7 @@ func TestDocsKeyMapping(t *testing.T) {
 			before := listTree(t, work)
 			args := strings.Fields(strings.TrimPrefix(command, "skyplane "))
 			args = append(args[:1], append([]string{"-y"}, args[1:]...)...)
-			if r := s.runIn(t, work, args...); r.code != 0 {
+			if r := s.runIn(nil, work, "", args...); r.code != 0 {
 				t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
 			}
 			var got []string

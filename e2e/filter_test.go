@@ -46,7 +46,7 @@ func TestFilters(t *testing.T) {
 				writeFile(t, s.path("list"), []byte(tt.list))
 				args = append(args, "--files-from", s.path("list"))
 			}
-			r := s.runInput(t, tt.stdin, append(args, src, dst)...)
+			r := s.runIn(nil, "", tt.stdin, append(args, src, dst)...)
 			if r.code != 0 {
 				t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
 			}

@@ -1,32 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// runInput runs skyplane with stdin from input.
-func (s *sandbox) runInput(t *testing.T, input string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = s.env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr, cmd.Stdin = &out, &errb, strings.NewReader(input)
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{stdout: out.String(), stderr: errb.String(), code: code}
-}
 
 // allEvents decodes every stdout line; a line that is not a versioned
 // event fails the test.
@@ -55,7 +34,7 @@ func TestJSONOutput(t *testing.T) {
 		s := newSandbox(t)
 		src, dst := s.path("src"), s.path("dst")
 		writeFile(t, filepath.Join(src, "a"), []byte("aaa"))
-		r := s.runInput(t, "y\n", "sync", "--json", src, dst)
+		r := s.runIn(nil, "", "y\n", "sync", "--json", src, dst)
 		if r.code != 0 {
 			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 		}
