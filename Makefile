@@ -1,5 +1,5 @@
 # Benchmarks (see docs/benchmarks.md, scripts/lab.sh and bench/lab).
-#   make bench          WAN lab, quick mode (~10 min): install peers, start the lab, run every
+#   make bench          WAN lab, quick mode (~6 min): install peers, start the lab, run every
 #                       workload with every tool side by side, stop the lab
 #   make bench-full     the same at full size (1 GiB, 256 MiB of text, 10,000 objects, 1,000,000 keys)
 #   make bench-smoke    tiny data, one workload, all tools, one run (CI keeps the lab from rotting)

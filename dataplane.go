@@ -130,7 +130,9 @@ func (dp *Dataplane) Run(ctx context.Context, progress func(Progress)) (*Result,
 	}
 	res, err := dp.inner.Run(ctx, jobs, progress)
 	if err != nil {
-		return nil, fmt.Errorf("transfer failed: %w", err)
+		// res is set when the transfer ran but left objects out
+		// (ErrObjectsFailed): it says what landed and what failed.
+		return res, fmt.Errorf("transfer failed: %w", err)
 	}
 	return res, nil
 }

@@ -52,6 +52,9 @@ type Preview = dataplane.Preview
 // Sample is one "src => dst (size)" line of a plan.
 type Sample = dataplane.Sample
 
+// Failure is one object a transfer left out, with the reason.
+type Failure = dataplane.Failure
+
 // Errors callers may branch on with errors.Is.
 var (
 	ErrNotFound         = objstore.ErrNotFound
@@ -68,6 +71,10 @@ var (
 	ErrSourceChanged = objstore.ErrChanged
 	// ErrJournalLocked: the same transfer is running in another process.
 	ErrJournalLocked = dataplane.ErrJournalLocked
+	// ErrObjectsFailed: the transfer landed everything but the objects
+	// Result.Failed names (keys a destination cannot hold); the Result is
+	// returned with it.
+	ErrObjectsFailed = dataplane.ErrObjectsFailed
 	// ErrInvalidInput wraps malformed URLs and arguments.
 	ErrInvalidInput = errors.New("invalid input")
 )
@@ -79,6 +86,7 @@ type Client struct {
 	provider func() compute.Provider
 	test     gateway.TestHooks
 	dir      string
+	filter   *Filter
 }
 
 // Option adjusts a Client.
@@ -190,7 +198,7 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 	if err != nil {
 		return dataplane.Job{}, fmt.Errorf("%w: source: %w", ErrInvalidInput, err)
 	}
-	job := dataplane.Job{Src: s, Recursive: recursive}
+	job := dataplane.Job{Src: s, Recursive: recursive, Filter: c.filter}
 	for _, d := range dsts {
 		l, err := objstore.ParseURL(d)
 		if err != nil {
@@ -198,6 +206,7 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 		}
 		job.Dsts = append(job.Dsts, l)
 	}
+	intoLocalFolders(&job)
 	if err := validateJob(job); err != nil {
 		return dataplane.Job{}, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
@@ -216,7 +225,13 @@ func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*d
 	for _, d := range job.Dsts {
 		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
 	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, c.gateways(n))
+	// Gateways per region obey max_instances' range however they are given.
+	cfg := c.cfg
+	cfg.MaxInstances = c.gateways(n)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, cfg.MaxInstances)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,10 @@
 package skyplane
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
@@ -18,12 +21,19 @@ import (
 //
 // Every error names the problem and what to do instead.
 func validateJob(job dataplane.Job) error {
+	if job.Filter != nil && !job.Recursive {
+		return errors.New("--include, --exclude and --files-from select objects under a folder: use them with cp -r or sync")
+	}
+	src := realLocal(job.Src)
 	for i, dst := range job.Dsts {
-		if err := checkOverlap(job.Src, dst, job.Recursive); err != nil {
+		if err := checkOverlap(src, realLocal(dst), job.Recursive); err != nil {
+			if real := realLocal(dst); real != dst || src != job.Src {
+				return fmt.Errorf("%w (symbolic links resolved: source %s, destination %s)", err, src, real)
+			}
 			return err
 		}
 		for j := range i {
-			if sameDestination(job.Src, job.Dsts[j], dst, job.Recursive) {
+			if sameDestination(src, realLocal(job.Dsts[j]), realLocal(dst), job.Recursive) {
 				return fmt.Errorf("destination %s is given twice (destinations %d and %d): a broadcast writes each destination once; remove the duplicate", dst, j+1, i+1)
 			}
 		}
@@ -77,4 +87,52 @@ func sameDestination(src, a, b objstore.Location, recursive bool) bool {
 		return a.Key == b.Key
 	}
 	return ka == kb
+}
+
+// intoLocalFolders makes a single-object copy onto an existing local
+// directory named without a trailing "/" land inside it (cp a.txt ./dir →
+// dir/a.txt), as cp(1) does; the file could never replace the directory.
+// Object stores have no directories: a key that is also a prefix of other
+// keys is a valid object name, so there the destination is taken as
+// written and a trailing "/" asks for the folder.
+func intoLocalFolders(job *dataplane.Job) {
+	if job.Recursive {
+		return
+	}
+	for i, d := range job.Dsts {
+		if d.Scheme != objstore.SchemeLocal || strings.HasSuffix(d.Key, "/") {
+			continue
+		}
+		if fi, err := os.Stat("/" + d.Key); err == nil && fi.IsDir() {
+			job.Dsts[i].Key += "/"
+		}
+	}
+}
+
+// realLocal resolves the symbolic links of a local location's path, so
+// that a destination reached through a link to the source (alias → src,
+// destination alias/inner) is seen inside it. The path need not exist: the
+// longest existing prefix is resolved and the rest appended. Other stores
+// are returned unchanged.
+func realLocal(l objstore.Location) objstore.Location {
+	if l.Scheme != objstore.SchemeLocal {
+		return l
+	}
+	p, rest := "/"+strings.TrimRight(l.Key, "/"), ""
+	for {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			key := strings.TrimPrefix(filepath.ToSlash(filepath.Join(real, rest)), "/")
+			if strings.HasSuffix(l.Key, "/") && key != "" {
+				key += "/"
+			}
+			l.Key = key
+			return l
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return l
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }

@@ -49,6 +49,34 @@ func TestBadInputs(t *testing.T) {
 			messages: func(p paths) []string { return []string{"inside the source", p.src + "/dir"} },
 		},
 		{
+			name: "destination inside source through a symlink",
+			setup: func(t *testing.T, s *sandbox, p paths) {
+				if err := os.Symlink(p.src, s.path("alias")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			args: func(p paths) []string {
+				return []string{"cp", "-r", "-y", p.src, filepath.Join(filepath.Dir(p.src), "alias", "inner")}
+			},
+			code: 2,
+			messages: func(p paths) []string {
+				return []string{"inside the source", "symbolic links resolved", p.src + "/inner"}
+			},
+		},
+		{
+			name: "source through a symlink onto its real folder",
+			setup: func(t *testing.T, s *sandbox, p paths) {
+				if err := os.Symlink(p.src, s.path("alias")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			args: func(p paths) []string {
+				return []string{"sync", "-y", filepath.Join(filepath.Dir(p.src), "alias"), p.src + "/dir"}
+			},
+			code:     2,
+			messages: func(p paths) []string { return []string{"inside the source"} },
+		},
+		{
 			name:     "file onto itself",
 			args:     func(p paths) []string { return []string{"cp", "-y", p.src + "/file", p.src + "/file"} },
 			code:     2,
@@ -214,13 +242,35 @@ func TestBadInputs(t *testing.T) {
 			name:     "negative connections",
 			args:     func(p paths) []string { return []string{"cp", "-r", "-y", "--max-connections", "-1", p.src, p.dst} },
 			code:     2,
-			messages: func(p paths) []string { return []string{"--max-connections must be ≥ 1, got -1"} },
+			messages: func(p paths) []string { return []string{"--max-connections -1", "num_connections", "must be ≥ 1"} },
 		},
 		{
 			name:     "negative gateways",
 			args:     func(p paths) []string { return []string{"sync", "-y", "-n", "-2", p.src, p.dst} },
 			code:     2,
-			messages: func(p paths) []string { return []string{"max-instances must be ≥ 1, got -2"} },
+			messages: func(p paths) []string { return []string{"-n/--max-instances -2", "max_instances", "must be ≥ 1"} },
+		},
+		// A flag that stands for a config key has the key's range: what
+		// `config set` refuses, the flag refuses too.
+		{
+			name:     "more gateways than max_instances allows",
+			args:     func(p paths) []string { return []string{"cp", "-r", "-y", "-n", "1000", p.src, p.dst} },
+			code:     2,
+			messages: func(p paths) []string { return []string{"-n/--max-instances 1000", "max_instances", "must be ≤ 64"} },
+		},
+		{
+			name:     "config set max_instances 1000",
+			args:     func(p paths) []string { return []string{"config", "set", "max_instances", "1000"} },
+			code:     2,
+			messages: func(p paths) []string { return []string{"max_instances", "must be ≤ 64"} },
+		},
+		{
+			name: "more connections than num_connections allows",
+			args: func(p paths) []string { return []string{"sync", "-y", "--max-connections", "5000", p.src, p.dst} },
+			code: 2,
+			messages: func(p paths) []string {
+				return []string{"--max-connections 5000", "num_connections", "must be ≤ 1024"}
+			},
 		},
 		{
 			name: "config get with a typo",

@@ -68,11 +68,19 @@ type result struct {
 
 func (s *sandbox) run(extraEnv []string, args ...string) result {
 	s.t.Helper()
+	return s.runIn(extraEnv, "", "", args...)
+}
+
+// runIn runs skyplane with extraEnv added, in the working directory dir
+// ("" = the test's) and with stdin as its input.
+func (s *sandbox) runIn(extraEnv []string, dir, stdin string, args ...string) result {
+	s.t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(append([]string{}, s.env...), extraEnv...)
+	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Stdin = strings.NewReader("")
+	cmd.Stdin = strings.NewReader(stdin)
 	err := cmd.Run()
 	code := 0
 	var ee *exec.ExitError

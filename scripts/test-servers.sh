@@ -11,6 +11,10 @@
 #   scripts/test-servers.sh start     # install if needed, start, wait until ready,
 #                                     # write $SKYPLANE_TOOLS_DIR/servers.env (source it)
 #   scripts/test-servers.sh stop      # stop them and remove their data
+#   scripts/test-servers.sh env       # print the variables that point the skyplane CLI (and
+#                                     # the clouds' SDKs) at the running servers:
+#                                     #   eval "$(scripts/test-servers.sh env)"
+#   scripts/test-servers.sh mb NAME   # create bucket NAME on S3 and GCS, container NAME on Azure
 set -euo pipefail
 
 VERSITYGW_VERSION=v1.8.0
@@ -123,9 +127,34 @@ stop_servers() {
   rm -rf "$run/s3" "$run/s3b" "$run/gcs" "$run/azure" "$tools/servers.env"
 }
 
+# print_env: the standard SDK variables skyplane reads, from servers.env.
+print_env() {
+  [ -f "$tools/servers.env" ] || { log "no servers are running: run $0 start first"; exit 1; }
+  # shellcheck disable=SC1091
+  . "$tools/servers.env"
+  cat <<ENV
+# skyplane against the test servers (started by $0 start):
+#   s3://BUCKET/key  gs://BUCKET/key  azure://devstoreaccount1/CONTAINER/key
+# create a bucket on each with: $0 mb NAME
+export AWS_ACCESS_KEY_ID=$SKYPLANE_TEST_S3_ACCESS_KEY
+export AWS_SECRET_ACCESS_KEY=$SKYPLANE_TEST_S3_SECRET_KEY
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_ENDPOINT_URL_S3=$SKYPLANE_TEST_S3_ENDPOINT
+export STORAGE_EMULATOR_HOST=$SKYPLANE_TEST_GCS_HOST
+export AZURE_STORAGE_CONNECTION_STRING='$SKYPLANE_TEST_AZURE_CONNECTION_STRING'
+ENV
+}
+
 case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop_servers ;;
-  *) echo "usage: $0 install|start|stop" >&2; exit 2 ;;
+  env) print_env ;;
+  mb)
+    [ $# -eq 2 ] || { echo "usage: $0 mb NAME" >&2; exit 2; }
+    eval "$(print_env)"
+    cd "$root" && go run ./scripts/mkbucket "$2"
+    ;;
+  *) echo "usage: $0 install|start|stop|env|mb NAME" >&2; exit 2 ;;
 esac

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -11,8 +13,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/skyplane-project/skyplane-go"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
@@ -28,6 +32,9 @@ type transferFlags struct {
 	jsonOut     bool
 	noResume    bool
 	solver      string
+	include     []string
+	exclude     []string
+	filesFrom   string
 	// sync only
 	del    bool
 	dryRun bool
@@ -50,6 +57,38 @@ func (f *transferFlags) register(cmd *cobra.Command, isSync bool) {
 	fl.BoolVar(&f.jsonOut, "json", false, "print NDJSON events instead of text")
 	fl.BoolVar(&f.noResume, "no-resume", false, "send everything again, even if an interrupted run of this transfer left work to continue")
 	fl.StringVar(&f.solver, "solver", "direct", "planner: direct (ron and ilp come with cloud regions)")
+	fl.StringArrayVar(&f.include, "include", nil, "copy only keys (relative to the source folder) matching this glob; repeatable (* within a path element, ** across)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out keys matching this glob, and never delete them with sync --delete; repeatable")
+	fl.StringVar(&f.filesFrom, "files-from", "", "copy only the keys listed in FILE, one per line relative to the source folder (- reads stdin)")
+}
+
+// filter builds the --include/--exclude/--files-from filter (nil: none).
+// The list is read whole before the transfer starts.
+func (f *transferFlags) filter(e *env, prompts bool) (*skyplane.Filter, error) {
+	if len(f.include) == 0 && len(f.exclude) == 0 && f.filesFrom == "" {
+		return nil, nil
+	}
+	var from io.Reader
+	switch f.filesFrom {
+	case "":
+	case "-":
+		if prompts {
+			return nil, usageErr(errors.New("--files-from - reads the keys from stdin, which the confirmation question needs too: pass -y"))
+		}
+		from = e.stdin
+	default:
+		file, err := os.Open(f.filesFrom)
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("--files-from: %w", err))
+		}
+		defer file.Close()
+		from = file
+	}
+	flt, err := skyplane.NewFilter(f.include, f.exclude, from)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return flt, nil
 }
 
 func newCp(e *env) *cobra.Command {
@@ -105,9 +144,10 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return err
 	}
 	start := time.Now()
+	pruneState(config.StateDir(), start)
 	var res *skyplane.Result
 	defer func() {
-		rec := usage.Record{Command: e.args, RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
+		rec := usage.Record{Command: anonymousCommand(cmd), RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
 		for _, d := range dsts {
 			rec.DstRegions = append(rec.DstRegions, schemeOf(d))
 		}
@@ -118,21 +158,16 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			}
 		}
 		if err != nil {
-			rec.Error = err.Error()
+			// The class only: messages name paths and buckets.
+			rec.Error = exitKind(exitCode(err))
 		}
 		usage.Save(cfg, rec)
 	}()
 	if force, _ := cmd.Flags().GetBool("force"); force {
 		f.confirm = true
 	}
-	if cmd.Flags().Changed("max-instances") && f.gateways < 1 {
-		return usageErr(fmt.Errorf("-n/--max-instances must be ≥ 1, got %d", f.gateways))
-	}
-	if cmd.Flags().Changed("max-connections") {
-		if f.connections < 1 {
-			return usageErr(fmt.Errorf("--max-connections must be ≥ 1, got %d", f.connections))
-		}
-		cfg.NumConnections = f.connections
+	if err := applyFlagKeys(cmd, &cfg); err != nil {
+		return err
 	}
 	switch {
 	case f.multipart && f.noMultipart:
@@ -161,21 +196,32 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {
 		opts = append(opts, skyplane.WithTestHooks(hooks))
 	}
+	flt, err := f.filter(e, !f.confirm && !cfg.Autoconfirm && !f.dryRun)
+	if err != nil {
+		return err
+	}
+	if flt != nil {
+		opts = append(opts, skyplane.WithFilter(flt))
+	}
 	client := skyplane.NewClient(cfg, opts...)
+	// early classifies an error met before any gateway started.
+	early := func(err error) error {
+		if ctx.Err() != nil && cmd.Context().Err() == nil {
+			return errNothingStarted
+		}
+		return classify(err)
+	}
 
 	if f.dryRun {
 		p, err := client.PreviewSync(ctx, src, dsts[0], f.del, 0, out.dryRunLine)
 		if err != nil {
-			return classify(err)
+			return early(err)
 		}
 		out.dryRunSummary(p)
 		return nil
 	}
 
-	gateways := f.gateways
-	if gateways == 0 {
-		gateways = cfg.MaxInstances
-	}
+	gateways := cfg.MaxInstances
 	var preview *skyplane.Preview
 	if !f.confirm && !cfg.Autoconfirm {
 		var p skyplane.Preview
@@ -185,13 +231,13 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			p, err = client.PreviewCopy(ctx, src, dsts, f.recursive, 5, nil)
 		}
 		if err != nil {
-			return classify(err)
+			return early(err)
 		}
 		preview = &p
 	}
 	groups, err := client.Plan(ctx, src, dsts, f.recursive, gateways)
 	if err != nil {
-		return classify(err)
+		return early(err)
 	}
 	out.plan(src, dsts, groups, preview)
 	if preview != nil {
@@ -199,7 +245,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			out.note("Nothing to do: the destination is up to date.")
 			return nil
 		}
-		if !confirm(e) {
+		ok, err := confirm(ctx, e)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return usageErr(errors.New("transfer not confirmed; pass -y to skip the question"))
 		}
 	}
@@ -210,17 +260,45 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		res, err = client.Broadcast(ctx, src, dsts, skyplane.CopyOptions{Recursive: f.recursive, NoResume: f.noResume, Gateways: gateways, Progress: out.progress})
 	}
 	out.endProgress()
+	if errors.Is(err, skyplane.ErrObjectsFailed) && res != nil {
+		// Everything else landed: say what did, then what did not.
+		out.summary(res, len(dsts))
+		return err
+	}
 	if err != nil {
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			// Our own signal context: report an interruption.
-			err := fmt.Errorf("%w: gateways were torn down; nothing partial is visible. Run the same command again to resume (or `skyplane deprovision` to abort what was kept)", errInterrupted)
-			out.failed(err)
-			return err
+			return fmt.Errorf("%w: gateways were torn down; nothing partial is visible. Run the same command again to resume (or `skyplane deprovision` to abort what was kept)", errInterrupted)
 		}
-		out.failed(err)
 		return classify(err)
 	}
-	out.summary(res)
+	out.summary(res, len(dsts))
+	return nil
+}
+
+// flagKeys are the flags that stand for a config key for one run. Their
+// values go through the key's own parser and range check, so a flag cannot
+// accept what `skyplane config set` refuses.
+var flagKeys = []struct{ flag, key string }{
+	{"max-instances", "max_instances"},
+	{"max-connections", "num_connections"},
+}
+
+// applyFlagKeys sets each given flag's config key in cfg.
+func applyFlagKeys(cmd *cobra.Command, cfg *config.Config) error {
+	for _, fk := range flagKeys {
+		fl := cmd.Flags().Lookup(fk.flag)
+		if fl == nil || !fl.Changed {
+			continue
+		}
+		name := "--" + fl.Name
+		if fl.Shorthand != "" {
+			name = "-" + fl.Shorthand + "/" + name
+		}
+		if err := cfg.Set(fk.key, fl.Value.String()); err != nil {
+			return usageErr(fmt.Errorf("%s %s: %w", name, fl.Value.String(), err))
+		}
+	}
 	return nil
 }
 
@@ -235,18 +313,56 @@ func classify(err error) error {
 	return err
 }
 
-func confirm(e *env) bool {
-	fmt.Fprint(e.stdout, "Continue? [Y/n] ")
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(e.stdout)
-		return false
+// errNothingStarted: the user stopped skyplane before any gateway started.
+var errNothingStarted = fmt.Errorf("%w before the transfer started: nothing was transferred", errInterrupted)
+
+// confirm asks the question and waits for the answer or a Ctrl-C, whichever
+// comes first: a terminal read cannot be cancelled, so the read runs aside
+// and is abandoned on interruption (the process exits right after).
+func confirm(ctx context.Context, e *env) (bool, error) {
+	// The question goes to stderr: stdout is for the plan and, with
+	// --json, for events only.
+	fmt.Fprint(e.stderr, "Continue? [Y/n] ")
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			close(answer)
+			return
+		}
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(e.stderr)
+		return false, errNothingStarted
+	case line, ok := <-answer:
+		if !ok {
+			fmt.Fprintln(e.stderr)
+			return false, nil
+		}
+		switch strings.ToLower(strings.TrimSpace(line)) {
+		case "", "y", "yes":
+			return true, nil
+		}
+		return false, nil
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "", "y", "yes":
-		return true
-	}
-	return false
+}
+
+// anonymousCommand is the command as usage statistics record it: its name
+// and the flags given, with the values of numeric and boolean flags only
+// (a string flag may hold a path), never the arguments (paths, buckets).
+func anonymousCommand(cmd *cobra.Command) []string {
+	out := []string{cmd.Name()}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Value.Type() {
+		case "int", "bool":
+			out = append(out, "--"+f.Name+"="+f.Value.String())
+		default:
+			out = append(out, "--"+f.Name)
+		}
+	})
+	return out
 }
 
 // schemeOf names where a URL points, for usage statistics (no bucket or path).

@@ -18,11 +18,18 @@ type printer struct {
 	mu       sync.Mutex
 	lastLine time.Time
 	drawn    bool
+	// resumeSaid: the "Resuming:" line was printed.
+	resumeSaid bool
 }
 
 func newPrinter(e *env, jsonOut bool) *printer { return &printer{e: e, json: jsonOut} }
 
+// eventsVersion is the "v" of every --json event; it changes when a field
+// changes meaning or goes away (docs/cli.md has the schema).
+const eventsVersion = 1
+
 func (p *printer) event(kind string, fields map[string]any) {
+	fields["v"] = eventsVersion
 	fields["event"] = kind
 	fields["time"] = time.Now().UTC().Format(time.RFC3339Nano)
 	b, _ := json.Marshal(fields)
@@ -81,6 +88,7 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 }
 
 func (p *printer) progress(pr skyplane.Progress) {
+	p.resuming(pr)
 	if p.json {
 		p.event("progress", map[string]any{
 			"bytes_done": pr.BytesDone, "bytes_total": pr.BytesTotal,
@@ -89,18 +97,80 @@ func (p *printer) progress(pr skyplane.Progress) {
 		})
 		return
 	}
-	line := progressLine(pr)
+	if !pr.ListingDone && pr.Elapsed < time.Second {
+		// Most listings end within a second: wait for it, so that a
+		// "Resuming:" line comes before the first progress line.
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.e.isTTY {
-		fmt.Fprintf(p.e.stdout, "\r\033[K%s", line)
+		fmt.Fprintf(p.e.stdout, "\r\033[K%s", progressLine(pr))
 		p.drawn = true
 		return
 	}
 	if time.Since(p.lastLine) >= 2*time.Second {
 		p.lastLine = time.Now()
-		fmt.Fprintln(p.e.stdout, line)
+		fmt.Fprintln(p.e.stdout, plainLine(pr))
 	}
+}
+
+// resuming says once, when the listing is done, what a resumed copy found
+// already at the destination.
+func (p *printer) resuming(pr skyplane.Progress) {
+	if !pr.ListingDone || pr.AlreadyThere.Objects <= 0 {
+		return
+	}
+	p.mu.Lock()
+	said := p.resumeSaid
+	p.resumeSaid = true
+	p.mu.Unlock()
+	if said {
+		return
+	}
+	total := pr.AlreadyThere.Objects + pr.ObjectsTotal
+	if p.json {
+		p.event("resuming", map[string]any{"objects_already": pr.AlreadyThere.Objects, "bytes_already": pr.AlreadyThere.Bytes, "objects": total})
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.e.stdout, "\r\033[K")
+	}
+	fmt.Fprintf(p.e.stdout, "Resuming: %d of %d objects (%s) already at the destination\n", pr.AlreadyThere.Objects, total, humanBytes(pr.AlreadyThere.Bytes))
+}
+
+// plainLine is a progress line for logs and pipes: words, no bar.
+func plainLine(pr skyplane.Progress) string {
+	of := fmt.Sprintf("%s of %s", humanBytes(pr.BytesDone), humanBytes(pr.BytesTotal))
+	objects := fmt.Sprintf("%d of %d objects", pr.ObjectsDone, pr.ObjectsTotal)
+	if !pr.ListingDone {
+		of += " so far listed"
+		objects += " so far listed"
+	}
+	pct, rate, eta := progressNumbers(pr)
+	line := fmt.Sprintf("progress: %.0f%%, %s, %s, %.2f Gbit/s", pct, of, objects, rate*8/1e9)
+	if eta != "?" {
+		line += ", " + eta + " left"
+	}
+	return line
+}
+
+// progressNumbers are the percentage of bytes done, the rate in bytes/s and
+// the time left ("?" while the listing runs or nothing moved yet).
+func progressNumbers(pr skyplane.Progress) (pct, rate float64, eta string) {
+	if pr.BytesTotal > 0 {
+		pct = 100 * float64(pr.BytesDone) / float64(pr.BytesTotal)
+	}
+	if s := pr.Elapsed.Seconds(); s > 0 {
+		rate = float64(pr.BytesDone) / s
+	}
+	eta = "?"
+	if rate > 0 && pr.ListingDone {
+		eta = time.Duration(float64(pr.BytesTotal-pr.BytesDone) / rate * float64(time.Second)).Round(time.Second).String()
+	}
+	return pct, rate, eta
 }
 
 func progressLine(pr skyplane.Progress) string {
@@ -108,18 +178,7 @@ func progressLine(pr skyplane.Progress) string {
 	if pr.ListingDone {
 		total = ""
 	}
-	pct := 0.0
-	if pr.BytesTotal > 0 {
-		pct = 100 * float64(pr.BytesDone) / float64(pr.BytesTotal)
-	}
-	rate := 0.0
-	if s := pr.Elapsed.Seconds(); s > 0 {
-		rate = float64(pr.BytesDone) / s
-	}
-	eta := "?"
-	if rate > 0 && pr.ListingDone {
-		eta = time.Duration(float64(pr.BytesTotal-pr.BytesDone) / rate * float64(time.Second)).Round(time.Second).String()
-	}
+	pct, rate, eta := progressNumbers(pr)
 	const width = 24
 	filled := int(pct / 100 * width)
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
@@ -137,19 +196,32 @@ func (p *printer) endProgress() {
 	}
 }
 
-func (p *printer) summary(r *skyplane.Result) {
+// summary prints the result of a transfer to dsts destinations. Bytes
+// are counted once per destination, objects once: both are said per
+// destination. The wire carries frames (headers, authentication tags) as
+// well as data, so incompressible data costs a little more on the wire than
+// on disk: that is "no saving" plus the overhead, never a negative saving.
+func (p *printer) summary(r *skyplane.Result, dsts int) {
 	secs := r.Duration.Seconds()
 	gbps := 0.0
 	if secs > 0 {
 		gbps = float64(r.Bytes) * 8 / secs / 1e9
 	}
 	saved := 0.0
-	if r.Bytes > 0 {
+	if r.Bytes > 0 && r.WireBytes < r.Bytes {
 		saved = 100 * (1 - float64(r.WireBytes)/float64(r.Bytes))
 	}
+	overhead := max(0, r.WireBytes-r.Bytes)
+	dsts = max(1, dsts)
+	perDst := r.Bytes / int64(dsts)
 	if p.json {
+		for _, f := range r.Failed {
+			p.event("object_failed", map[string]any{"src": f.Src, "dst": f.Dst, "reason": f.Reason})
+		}
 		p.event("done", map[string]any{
-			"objects": r.Objects, "bytes": r.Bytes, "wire_bytes": r.WireBytes, "deleted": r.Deleted,
+			"failed":  len(r.Failed),
+			"objects": r.Objects, "bytes": r.Bytes, "destinations": dsts, "bytes_per_destination": perDst,
+			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
 			"cost_usd": 0.0, "verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
 			"restarted": r.Restarted,
@@ -157,14 +229,31 @@ func (p *printer) summary(r *skyplane.Result) {
 		return
 	}
 	w := p.e.stdout
-	fmt.Fprintln(w, "Transfer completed successfully")
+	if len(r.Failed) == 0 {
+		fmt.Fprintln(w, "Transfer completed successfully")
+	} else {
+		fmt.Fprintf(w, "Transfer completed except %d object(s) the destination cannot hold\n", len(r.Failed))
+	}
 	fmt.Fprintf(w, "  Runtime:     %.2f s\n", secs)
 	fmt.Fprintf(w, "  Throughput:  %.3f Gbit/s\n", gbps)
-	fmt.Fprintf(w, "  Objects:     %d (%s)\n", r.Objects, humanBytes(r.Bytes))
+	if dsts == 1 {
+		fmt.Fprintf(w, "  Objects:     %d (%s)\n", r.Objects, humanBytes(r.Bytes))
+	} else {
+		fmt.Fprintf(w, "  Objects:     %d (%s) to each of %d destinations: %d objects, %s landed in all\n",
+			r.Objects, humanBytes(perDst), dsts, r.Objects*int64(dsts), humanBytes(r.Bytes))
+	}
 	if r.Deleted > 0 {
 		fmt.Fprintf(w, "  Deleted:     %d\n", r.Deleted)
 	}
-	fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
+	switch {
+	case saved > 0:
+		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
+	case overhead == 0:
+		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes)\n", humanBytes(r.WireBytes), r.WireBytes)
+	default:
+		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; no saving: the data did not compress, framing and encryption added %d bytes)\n",
+			humanBytes(r.WireBytes), r.WireBytes, overhead)
+	}
 	fmt.Fprintf(w, "  Retries:     %d chunk(s), %d store request(s)\n", r.Retries, r.StoreRetries)
 	fmt.Fprintf(w, "  Verified:    %d by MD5, %d by multipart ETag, %d by size only\n", r.VerifiedMD5, r.VerifiedETag, r.VerifiedSize)
 	if r.Restarted > 0 {
@@ -174,17 +263,26 @@ func (p *printer) summary(r *skyplane.Result) {
 		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
 	}
 	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
-}
-
-func (p *printer) failed(err error) {
-	if p.json {
-		p.event("error", map[string]any{"error": err.Error()})
+	const shown = 10
+	for i, f := range r.Failed {
+		if i == 0 {
+			fmt.Fprintf(w, "  Failed:      %d object(s), not copied:\n", len(r.Failed))
+		}
+		if i == shown {
+			fmt.Fprintf(w, "    ... and %d more (all of them with --json)\n", len(r.Failed)-shown)
+			break
+		}
+		fmt.Fprintf(w, "    %s => %s: %s\n", f.Src, f.Dst, f.Reason)
 	}
 }
 
 func (p *printer) dryRunLine(s skyplane.Sample) {
 	if p.json {
-		p.event("dry_run", map[string]any{"op": s.Op, "src": s.Src, "dst": s.Dst, "size": s.Size})
+		op, reason := "copy", s.Op
+		if s.Op == "delete" {
+			op, reason = "delete", "not at the source"
+		}
+		p.event("dry_run", map[string]any{"op": op, "reason": reason, "src": s.Src, "dst": s.Dst, "size": s.Size})
 		return
 	}
 	if s.Op == "delete" {

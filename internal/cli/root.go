@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skyplane-project/skyplane-go/internal/config"
+	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
 
 // Exit codes (documented in the README).
@@ -42,7 +43,6 @@ func usageErr(err error) error {
 
 // env is what commands print to and read from.
 type env struct {
-	args           []string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	isTTY          bool
@@ -50,18 +50,56 @@ type env struct {
 
 // Run executes the CLI and returns the process exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{args: args, stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
+	usage.Version = buildVersion()
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, isTTY: isTerminal(stdout)}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)
-	return exitCode(err)
+	code := exitCode(err)
+	if wantsJSON(cmd, args) {
+		// Every failure, a usage error included, ends the event stream
+		// with an error event.
+		(&printer{e: e, json: true}).event("error", map[string]any{"error": err.Error(), "exit_code": code, "kind": exitKind(code)})
+	}
+	return code
+}
+
+// wantsJSON reports whether --json was asked for. A flag error stops
+// parsing before --json is seen, so the arguments are read too.
+func wantsJSON(cmd *cobra.Command, args []string) bool {
+	if cmd != nil {
+		if v, err := cmd.Flags().GetBool("json"); err == nil && v {
+			return true
+		}
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "--json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+func exitKind(code int) string {
+	switch code {
+	case ExitUsage:
+		return "usage"
+	case ExitIncomplete:
+		return "incomplete"
+	case ExitInterrupted:
+		return "interrupted"
+	}
+	return "failed"
 }
 
 func exitCode(err error) int {
@@ -88,6 +126,16 @@ stores, local disk) through gateways that stream chunks over many TCP
 connections, compressed, encrypted and checksummed.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion(),
+		// The root runs only when no command matched: an unknown command
+		// is a usage error (exit 2), no command prints help.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			return usageErr(fmt.Errorf("unknown command %q for %q (see `skyplane --help`)", args[0], cmd.CommandPath()))
+		},
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			level := slog.LevelWarn
 			if debug {
@@ -97,10 +145,11 @@ connections, compressed, encrypted and checksummed.`,
 		},
 	}
 	root.PersistentFlags().BoolVar(&debug, "debug", false, "print debug logs")
+	root.SetVersionTemplate(versionText())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
 	})
-	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e))
+	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e), newVersion(e))
 	return root
 }
 

@@ -11,10 +11,8 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -276,66 +274,6 @@ func lookup(key string) (*keyDef, error) {
 	return nil, unknownKeyError(key)
 }
 
-func unknownKeyError(key string) error {
-	if s := suggest(normalizeKey(key)); len(s) > 0 {
-		return fmt.Errorf("%w %q: did you mean %s? (run `skyplane config list` for all keys)",
-			ErrUnknownKey, key, strings.Join(s, " or "))
-	}
-	return fmt.Errorf("%w %q: run `skyplane config list` for all keys", ErrUnknownKey, key)
-}
-
-// suggest returns up to 5 keys close to q: by edit distance, or containing q.
-func suggest(q string) []string {
-	type cand struct {
-		name string
-		dist int
-	}
-	var cs []cand
-	limit := max(2, len(q)/4)
-	for i := range defs {
-		name := defs[i].name
-		d := editDistance(q, name)
-		if d <= limit || (len(q) >= 3 && strings.Contains(name, q)) {
-			cs = append(cs, cand{name, d})
-		}
-	}
-	slices.SortFunc(cs, func(a, b cand) int {
-		if a.dist != b.dist {
-			return a.dist - b.dist
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	var out []string
-	for i, c := range cs {
-		if i == 5 {
-			break
-		}
-		out = append(out, strconv.Quote(c.name))
-	}
-	return out
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 func (d *keyDef) get(c *Config) string {
 	switch {
 	case d.b != nil:
@@ -383,88 +321,6 @@ func (d *keyDef) checkString(v string) error {
 		}
 	}
 	return nil
-}
-
-func checkName(v string) error {
-	if v == "" {
-		return errors.New("is empty")
-	}
-	if strings.IndexFunc(v, unicode.IsSpace) >= 0 {
-		return errors.New("contains a space")
-	}
-	return nil
-}
-
-var serviceAccountRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
-
-func checkServiceAccount(v string) error {
-	if v == "" {
-		return errors.New("is empty")
-	}
-	if len(v) < 6 || len(v) > 30 || !serviceAccountRE.MatchString(v) {
-		return errors.New("is not a valid GCP service account name")
-	}
-	return nil
-}
-
-func checkOptionalURL(v string) error {
-	if v == "" {
-		return nil
-	}
-	u, err := url.Parse(v)
-	if err != nil {
-		return errors.New("is not a valid URL")
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return errors.New("is not an http:// or https:// URL")
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return errors.New("has no host")
-	}
-	return nil
-}
-
-func checkBucketEndpoints(v string) error {
-	_, err := parseBucketEndpoints(v)
-	return err
-}
-
-// parseBucketEndpoints reads "bucket=URL,bucket=URL"; a bucket named twice
-// is an error rather than a silent last-one-wins.
-func parseBucketEndpoints(v string) (map[string]string, error) {
-	out := map[string]string{}
-	if strings.TrimSpace(v) == "" {
-		return out, nil
-	}
-	for _, pair := range strings.Split(v, ",") {
-		bucket, u, ok := strings.Cut(strings.TrimSpace(pair), "=")
-		bucket, u = strings.TrimSpace(bucket), strings.TrimSpace(u)
-		if !ok || bucket == "" || u == "" {
-			return nil, fmt.Errorf("entry %q is not bucket=URL", pair)
-		}
-		if strings.ContainsAny(bucket, "/ ") {
-			return nil, fmt.Errorf("entry %q: %q is not a bucket name", pair, bucket)
-		}
-		if err := checkOptionalURL(u); err != nil {
-			return nil, fmt.Errorf("entry %q: the URL %w", pair, err)
-		}
-		if _, dup := out[bucket]; dup {
-			return nil, fmt.Errorf("bucket %q is named twice", bucket)
-		}
-		out[bucket] = u
-	}
-	return out, nil
-}
-
-// S3EndpointFor is the endpoint of an S3 bucket: its s3_bucket_endpoints
-// entry, else s3_endpoint ("" = AWS). Validate has checked the syntax.
-func (c Config) S3EndpointFor(bucket string) string {
-	if m, err := parseBucketEndpoints(c.S3BucketEndpoints); err == nil {
-		if u, ok := m[bucket]; ok {
-			return u
-		}
-	}
-	return c.S3Endpoint
 }
 
 // set parses value and, if valid, stores it in c.

@@ -350,6 +350,8 @@ func TestUnknownKey(t *testing.T) {
 		{"verify_checksum", []string{`"verify_checksums"`}},
 		{"instance_class", []string{`"aws_instance_class"`, `"azure_instance_class"`, `"gcp_instance_class"`}},
 		{"s3endpoint", []string{`"s3_endpoint"`}},
+		{"multipart_chunk_sz", []string{`did you mean "multipart_chunk_size_mb"?`}},
+		{"max_instance", []string{`did you mean "max_instances"`}},
 		{"frobnicate", []string{`"frobnicate"`, "skyplane config list"}},
 	}
 	for _, tt := range tests {

@@ -115,25 +115,28 @@ func defaultOf(d *keyDef) string {
 	return v
 }
 
-// Save writes every key, sorted, each under a comment giving its meaning
-// and default, so the file documents itself. The parent directory is
-// created with mode 0700; the file is written to a temporary file in the
-// same directory and renamed over path, and has mode 0600. An invalid
-// config is not saved.
+// Save writes c to path. A new file gets every key, sorted, each under a
+// comment giving its meaning and default, so it documents itself. An
+// existing file is edited, not rewritten: the lines of keys whose value
+// changed get the new value, keys set away from their default that the file
+// lacks are added to its [client] section, and every other byte (sections
+// and keys of the Python original such as [gcp] gcp_project_id, comments,
+// blank lines, order) stays as it was. The parent directory is created with
+// mode 0700; the file is written to a temporary file in the same directory
+// and renamed over path, and has mode 0600. An invalid config is not saved.
 func (c Config) Save(path string) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("not saving config to %s: %w", path, err)
 	}
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("reading config file: %w", err)
+	}
 	var b bytes.Buffer
-	b.WriteString("# Skyplane configuration, written by `skyplane config`.\n")
-	b.WriteString("# Change values with `skyplane config set KEY VALUE`; see all keys with `skyplane config list`.\n")
-	b.WriteString("# Format: one `key = value` per line; lines starting with # are comments.\n")
-	b.WriteString("\n[client]\n")
-	def := Default()
-	for i := range defs {
-		d := &defs[i]
-		fmt.Fprintf(&b, "\n# %s — %s, default %s\n", d.help, d.typ(), quoteValue(d.get(&def)))
-		fmt.Fprintf(&b, "%s = %s\n", d.name, quoteValue(d.get(&c)))
+	if len(old) > 0 {
+		b.Write(c.edit(old))
+	} else {
+		c.render(&b)
 	}
 
 	dir := filepath.Dir(path)
@@ -178,4 +181,95 @@ func quoteValue(v string) string {
 		return `"` + v + `"`
 	}
 	return v
+}
+
+// render writes the whole self-documenting file.
+func (c Config) render(b *bytes.Buffer) {
+	b.WriteString("# Skyplane configuration, written by `skyplane config`.\n")
+	b.WriteString("# Change values with `skyplane config set KEY VALUE`; see all keys with `skyplane config list`.\n")
+	b.WriteString("# Format: one `key = value` per line; lines starting with # are comments.\n")
+	b.WriteString("\n[client]\n")
+	def := Default()
+	for i := range defs {
+		d := &defs[i]
+		fmt.Fprintf(b, "\n# %s — %s, default %s\n", d.help, d.typ(), quoteValue(d.get(&def)))
+		fmt.Fprintf(b, "%s = %s\n", d.name, quoteValue(d.get(&c)))
+	}
+}
+
+// edit returns old with the values of c: see Save. Lines are compared by
+// the value they parse to, so `autoconfirm = True` stays as written while
+// autoconfirm is true.
+func (c Config) edit(old []byte) []byte {
+	lines := bytes.SplitAfter(old, []byte("\n"))
+	seen := map[string]bool{}
+	// ends[section] is the index after the section's last non-blank line,
+	// for the sections new keys may go to: [client], or the original's
+	// [flags].
+	ends := map[string]int{}
+	section := ""
+	for i, raw := range lines {
+		line := strings.TrimSpace(strings.TrimPrefix(string(raw), "\ufeff"))
+		if line == "" {
+			continue
+		}
+		if line[0] == '[' {
+			section = strings.ToLower(strings.TrimSpace(strings.Trim(line, "[]")))
+		}
+		if section == "client" || section == "flags" {
+			ends[section] = i + 1
+		}
+		if line[0] == '[' {
+			continue
+		}
+		if line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		sep := strings.IndexAny(string(raw), "=:")
+		if sep < 0 {
+			continue
+		}
+		d, ok := byName[normalizeKey(strings.TrimPrefix(string(raw[:sep]), "\ufeff"))]
+		if !ok || seen[d.name] {
+			continue
+		}
+		seen[d.name] = true
+		was := Default()
+		want := d.get(&c)
+		if d.set(&was, unquote(strings.TrimSpace(string(raw[sep+1:])))) == nil && d.get(&was) == want {
+			continue
+		}
+		eol := raw[len(bytes.TrimRight(raw, "\r\n")):]
+		lines[i] = []byte(strings.TrimRight(string(raw[:sep+1]), " \t") + " " + quoteValue(want) + string(eol))
+	}
+	var add bytes.Buffer
+	def := Default()
+	for i := range defs {
+		d := &defs[i]
+		if !seen[d.name] && d.get(&c) != d.get(&def) {
+			fmt.Fprintf(&add, "%s = %s\n", d.name, quoteValue(d.get(&c)))
+		}
+	}
+	if add.Len() == 0 {
+		return bytes.Join(lines, nil)
+	}
+	clientEnd, ok := ends["client"]
+	if !ok {
+		clientEnd, ok = ends["flags"]
+	}
+	if !ok {
+		// No [client] section: a new one at the end, after a line break
+		// if the file lacks its last.
+		out := bytes.Join(lines, nil)
+		if !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		return append(append(out, "\n[client]\n"...), add.Bytes()...)
+	}
+	if prev := lines[clientEnd-1]; !bytes.HasSuffix(prev, []byte("\n")) {
+		lines[clientEnd-1] = append(append([]byte{}, prev...), '\n')
+	}
+	out := bytes.Join(lines[:clientEnd], nil)
+	out = append(out, add.Bytes()...)
+	return append(out, bytes.Join(lines[clientEnd:], nil)...)
 }

@@ -27,6 +27,8 @@ type Job struct {
 	// NoResume ignores what an interrupted run of the same job left: every
 	// object is sent again.
 	NoResume bool
+	// Filter, when set, selects the objects of a recursive job (filter.go).
+	Filter *Filter
 }
 
 // ErrNoObjects: a recursive copy found nothing under its prefix.
@@ -316,12 +318,14 @@ func PreviewJobs(ctx context.Context, d *Dataplane, jobs []Job, maxSamples int, 
 		if err != nil {
 			return p, err
 		}
+		src, _ = filterJobStores(job, src, nil)
 		if job.Sync {
 			dst, _, err := d.openStore(ctx, job.Dsts[0])
 			if err != nil {
 				return p, err
 			}
-			for op, err := range SyncOps(ctx, job.Src, job.Dsts[0], src, dst, job.Delete) {
+			_, dsts := filterJobStores(job, src, []objstore.Store{dst})
+			for op, err := range SyncOps(ctx, job.Src, job.Dsts[0], src, dsts[0], job.Delete) {
 				if err != nil {
 					return p, err
 				}

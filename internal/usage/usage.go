@@ -25,20 +25,24 @@ var Version = "dev"
 
 // Record is one session.
 type Record struct {
-	ClientID       string    `json:"client_id"`
-	SessionID      string    `json:"session_id"`
-	Time           time.Time `json:"time"`
-	OS             string    `json:"os"`
-	Arch           string    `json:"arch"`
-	GoVersion      string    `json:"go_version"`
-	Version        string    `json:"skyplane_version"`
-	Command        []string  `json:"command"`
-	SrcRegion      string    `json:"src_region,omitempty"`
-	DstRegions     []string  `json:"dst_regions,omitempty"`
-	RuntimeS       float64   `json:"runtime_s"`
-	Bytes          int64     `json:"bytes,omitempty"`
-	ThroughputGbps float64   `json:"throughput_gbps,omitempty"`
-	Error          string    `json:"error,omitempty"`
+	ClientID  string    `json:"client_id"`
+	SessionID string    `json:"session_id"`
+	Time      time.Time `json:"time"`
+	OS        string    `json:"os"`
+	Arch      string    `json:"arch"`
+	GoVersion string    `json:"go_version"`
+	Version   string    `json:"skyplane_version"`
+	// Command is the command name and the flags given (values of numeric
+	// and boolean flags only); never paths, bucket names or other arguments.
+	Command        []string `json:"command"`
+	SrcRegion      string   `json:"src_region,omitempty"`
+	DstRegions     []string `json:"dst_regions,omitempty"`
+	RuntimeS       float64  `json:"runtime_s"`
+	Bytes          int64    `json:"bytes,omitempty"`
+	ThroughputGbps float64  `json:"throughput_gbps,omitempty"`
+	// Error is the class of a failure (usage, failed, incomplete,
+	// interrupted), not its message, which names paths and buckets.
+	Error string `json:"error,omitempty"`
 }
 
 // Save writes r as <state dir>/usage/<session>.json when statistics are on,

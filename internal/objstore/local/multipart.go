@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
@@ -251,7 +252,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	dir := filepath.Dir(filepath.Dir(st))
 	dst := filepath.Join(dir, path.Base(key))
 	if fi, err := os.Stat(dst); err == nil && fi.IsDir() {
-		return fmt.Errorf("local: complete multipart upload: a directory is in the way at %s", dst)
+		return fmt.Errorf("local: complete multipart upload: a directory is in the way at %s: %w", dst, syscall.EISDIR)
 	}
 	if err := os.Rename(st, dst); err != nil {
 		return osErr("complete multipart upload: rename into", dst, err)

@@ -41,7 +41,7 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 	}
 	dir := filepath.Dir(p)
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		return fmt.Errorf("local: write %s: a directory is in the way", p)
+		return fmt.Errorf("local: write %s: a directory is in the way: %w", p, syscall.EISDIR)
 	}
 	f, err := s.createTemp(ctx, dir)
 	if err != nil {

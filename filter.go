@@ -1,0 +1,31 @@
+package skyplane
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/skyplane-project/skyplane-go/internal/dataplane"
+)
+
+// Filter selects the objects of recursive copies and syncs by their key
+// relative to the source folder: include and exclude glob patterns ("*"
+// within a path element, "**" across elements) and an optional list of
+// keys. Sync --delete never deletes what a filter leaves out.
+type Filter = dataplane.Filter
+
+// MaxFilesFrom is the most keys a files-from list may hold.
+const MaxFilesFrom = dataplane.MaxFilesFrom
+
+// NewFilter checks the patterns and reads filesFrom (nil for none), one
+// key relative to the source folder per line.
+func NewFilter(include, exclude []string, filesFrom io.Reader) (*Filter, error) {
+	f, err := dataplane.NewFilter(include, exclude, filesFrom)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return f, nil
+}
+
+// WithFilter selects, with f, the objects of every recursive copy and
+// sync the client runs or previews.
+func WithFilter(f *Filter) Option { return func(c *Client) { c.filter = f } }
