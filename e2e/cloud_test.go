@@ -107,7 +107,7 @@ func assertNoS3Uploads(t *testing.T, bucketURL string) {
 	}
 }
 
-// TestKeyMappingOnRealBucket: BRIEF §5 on S3, with folder-marker keys.
+// TestKeyMappingOnRealBucket: the key-mapping rules on S3, with folder-marker keys.
 func TestKeyMappingOnRealBucket(t *testing.T) {
 	s := newSandbox(t)
 	b := s3Backend(t, s)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// TestKeyMapping drives BRIEF §5 through the binary on local disk.
+// TestKeyMapping drives the key-mapping rules (docs/cli.md) through the binary on local disk.
 func TestKeyMapping(t *testing.T) {
 	tests := []struct {
 		name      string

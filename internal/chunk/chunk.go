@@ -1,5 +1,5 @@
 // Package chunk holds what the client hands to gateways: chunk requests,
-// the BRIEF §5 key mapping and the BRIEF §4 striping of big objects.
+// the key mapping and the striping of big objects into parts.
 package chunk
 
 import (

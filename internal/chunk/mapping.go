@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Mapping maps source keys to destination keys per BRIEF §5.
+// Mapping maps source keys to destination keys by the rules in docs/cli.md.
 //
 // Not recursive: the source key must equal the source path. Destination ""
 // or "/" → the source's base name; destination ending in "/" → destination +

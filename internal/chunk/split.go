@@ -5,7 +5,7 @@ import "math"
 // MiB is 2^20 bytes.
 const MiB = 1 << 20
 
-// Params say how big objects are striped into multipart parts (BRIEF §4).
+// Params say how big objects are striped into multipart parts.
 type Params struct {
 	Enabled     bool  // multipart_enabled
 	Threshold   int64 // objects larger than this are striped (multipart_min_threshold_mb)

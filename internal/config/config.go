@@ -62,7 +62,7 @@ type Config struct {
 	UsageStatsEndpoint string
 }
 
-// Default returns the defaults of the original Skyplane (BRIEF §9), plus
+// Default returns the defaults of the original Skyplane, plus
 // empty values for our extra keys.
 func Default() Config {
 	return Config{

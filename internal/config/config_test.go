@@ -10,10 +10,10 @@ import (
 	"testing"
 )
 
-// briefDefaults is BRIEF §9, copied from the brief (not from the code), plus
+// originalDefaults are the original Skyplane's defaults, written here by hand (not from the code), plus
 // the keys of ours, whose defaults are empty; the two multipart sizes are
 // ours on purpose (docs/config.md says why).
-var briefDefaults = map[string]string{
+var originalDefaults = map[string]string{
 	"autoconfirm":                "false",
 	"usage_stats":                "true",
 	"bbr":                        "true",
@@ -49,7 +49,7 @@ var briefDefaults = map[string]string{
 	"usage_stats_endpoint":       "",
 }
 
-var briefTypes = map[string]string{
+var originalTypes = map[string]string{
 	"autoconfirm": "bool", "usage_stats": "bool", "bbr": "bool", "compress": "bool",
 	"encrypt_e2e": "bool", "encrypt_socket_tls": "bool", "verify_checksums": "bool",
 	"num_connections": "int", "max_instances": "int", "autoshutdown_minutes": "int",
@@ -64,7 +64,7 @@ var briefTypes = map[string]string{
 
 func TestDefaultsMatchBrief(t *testing.T) {
 	d := Default()
-	for key, want := range briefDefaults {
+	for key, want := range originalDefaults {
 		t.Run(key, func(t *testing.T) {
 			got, err := d.Get(key)
 			if err != nil {
@@ -97,14 +97,14 @@ func TestDefaultsMatchBrief(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if len(keys) != len(briefDefaults) {
-		t.Errorf("Keys() has %d keys, want %d", len(keys), len(briefDefaults))
+	if len(keys) != len(originalDefaults) {
+		t.Errorf("Keys() has %d keys, want %d", len(keys), len(originalDefaults))
 	}
 	if !slices.IsSortedFunc(keys, func(a, b Key) int { return strings.Compare(a.Name, b.Name) }) {
 		t.Error("Keys() not sorted by name")
 	}
 	for _, k := range keys {
-		want, ok := briefDefaults[k.Name]
+		want, ok := originalDefaults[k.Name]
 		if !ok {
 			t.Errorf("unexpected key %q", k.Name)
 			continue
@@ -112,8 +112,8 @@ func TestKeys(t *testing.T) {
 		if k.Default != want {
 			t.Errorf("Keys() %s default %q, want %q", k.Name, k.Default, want)
 		}
-		if k.Type != briefTypes[k.Name] {
-			t.Errorf("Keys() %s type %q, want %q", k.Name, k.Type, briefTypes[k.Name])
+		if k.Type != originalTypes[k.Name] {
+			t.Errorf("Keys() %s type %q, want %q", k.Name, k.Type, originalTypes[k.Name])
 		}
 		if k.Help == "" {
 			t.Errorf("Keys() %s has no help", k.Name)

@@ -197,7 +197,7 @@ func gatewayID(groupIndex int, g planner.Group, i int) string {
 func (d *Dataplane) program(g planner.Group, data map[string][]string, owner map[string]string) (gateway.Program, error) {
 	cfg := d.opts.Config
 	// Within one cloud region the data never leaves the provider's network:
-	// compression and encryption only cost CPU there (BRIEF §7).
+	// compression and encryption only cost CPU there.
 	intra := d.intraRegion()
 	p := gateway.Program{
 		Source:          g.Role == planner.RoleSource,

@@ -18,7 +18,7 @@ const (
 	SchemeHDFS  = "hdfs"
 )
 
-// Location is a parsed object URL (BRIEF §2).
+// Location is a parsed object URL.
 //
 //	s3://bucket/key                       Scheme s3,    Bucket "bucket", Key "key"
 //	gs://bucket/key                       Scheme gs,    Bucket "bucket", Key "key"
@@ -80,7 +80,7 @@ func registered() string {
 	return strings.Join(names, ", ")
 }
 
-// ParseURL parses an object URL or a local path (BRIEF §2) into a Location.
+// ParseURL parses an object URL or a local path into a Location.
 //
 // Remote keys are taken verbatim after the bucket (a trailing "/" is kept;
 // "s3://bucket" and "s3://bucket/" both give an empty key). Local paths are

@@ -1,5 +1,5 @@
 // Package usage records anonymous usage statistics of a session to a local
-// JSON file (BRIEF §10). Nothing is sent anywhere unless the user configures
+// JSON file. Nothing is sent anywhere unless the user configures
 // usage_stats_endpoint; recording never affects a transfer: every failure
 // here is swallowed.
 package usage
