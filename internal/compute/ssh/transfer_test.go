@@ -67,6 +67,13 @@ func TestChunkAcrossRegions(t *testing.T) {
 	ref := chunk.Store{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"),
 		Length: int64(len(content)), Dests: []chunk.Dest{{Region: "lab:r2", Store: ref, Key: strings.TrimPrefix(out, "/")}}}
+	// Gateways read and write only for a registered job.
+	scope := gateway.Scope{Store: ref, Prefix: req.Dests[0].Key, Exact: true}
+	for _, c := range []*gateway.Client{srcC, dstC} {
+		if err := c.RegisterJobs(ctx, gateway.JobRegistration{Run: "run-1", Scopes: []gateway.Scope{scope}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if n, err := srcC.PostChunks(ctx, []chunk.Request{req}); err != nil || n != 1 {
 		t.Fatalf("accepted %d: %v", n, err)
 	}
