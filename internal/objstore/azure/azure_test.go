@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ import (
 // cleared so nothing can reach the real service or Entra ID).
 func serverEnv(t *testing.T) (cs string, p connString) {
 	t.Helper()
-	cs = objstoretest.ServerEnv(t, "SKYPLANE_TEST_AZURE_CONNECTION_STRING")
+	cs = objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_AZURE_CONNECTION_STRING")
 	p, err := parseConnString(cs)
 	if err != nil {
 		t.Fatalf("SKYPLANE_TEST_AZURE_CONNECTION_STRING: %v", err)
@@ -51,11 +52,11 @@ func newContainer(t *testing.T, cs string) string {
 
 func openLoc(t *testing.T, loc objstore.Location, opts objstore.Options) *Store {
 	t.Helper()
-	st, err := objstore.Open(t.Context(), loc, opts)
+	st, err := objstore.Open(t.Context(), loc, withEnv(opts))
 	if err != nil {
 		t.Fatalf("Open(%s): %v", loc, err)
 	}
-	return st.(*Store)
+	return objstore.Unwrap(st).(*Store)
 }
 
 // freshStore opens a store on a new container.

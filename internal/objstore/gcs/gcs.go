@@ -2,22 +2,23 @@
 //
 // # Client and credentials
 //
-// When STORAGE_EMULATOR_HOST is set (e.g. "127.0.0.1:4443", as for
-// fake-gcs-server) the client talks to that emulator without authentication
-// and never looks for credentials. Otherwise it uses Application Default
+// When Options.GCSEmulatorHost is set (e.g. "127.0.0.1:4443", as for
+// fake-gcs-server; commands take it from STORAGE_EMULATOR_HOST) the client
+// talks to that emulator without authentication and never looks for
+// credentials. Otherwise it uses Application Default
 // Credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth
 // application-default login`, or the metadata server on GCP).
 // Options.Endpoint overrides the JSON API endpoint; a bare scheme://host[:port]
 // gets "/storage/v1/" appended.
 //
-// Requester-pays buckets (Options.RequesterPays) bill the project named by
-// GOOGLE_CLOUD_PROJECT; Open fails when it is unset.
+// Requester-pays buckets (Options.RequesterPays) bill Options.GCSProject
+// (commands take it from GOOGLE_CLOUD_PROJECT); Open fails when it is empty.
 //
 // Every call is retried by the client library (policy RetryAlways: all our
 // writes are safe to repeat, since they put the same bytes under the same
 // name) with exponential backoff, at most 6 attempts. Whatever still fails
 // with 408/429/5xx or a connection error is returned wrapped in
-// objstore.Retryable.
+// objstore.Retryable. Every retry counts in Options.Retries.
 //
 // # Writes
 //
@@ -74,7 +75,6 @@ import (
 	"iter"
 	"math/rand/v2"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -88,10 +88,12 @@ import (
 )
 
 const (
-	// EmulatorHostEnv names the emulator (fake-gcs-server) to use instead of GCS.
-	EmulatorHostEnv = "STORAGE_EMULATOR_HOST"
-	// ProjectEnv names the project billed for requester-pays buckets.
-	ProjectEnv = "GOOGLE_CLOUD_PROJECT"
+	// EmulatorHostEnv names the emulator (fake-gcs-server) to use instead
+	// of GCS (Options.GCSEmulatorHost).
+	EmulatorHostEnv = objstore.EnvGCSEmulatorHost
+	// ProjectEnv names the project billed for requester-pays buckets
+	// (Options.GCSProject).
+	ProjectEnv = objstore.EnvGCSProject
 
 	// MaxParts is the most parts one multipart upload may have.
 	MaxParts = 10000
@@ -143,17 +145,21 @@ func open(ctx context.Context, bucket string, opts objstore.Options, extra ...op
 	}
 	var copts []option.ClientOption
 	creds := "Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login` or the GCE metadata server)"
-	if host := os.Getenv(EmulatorHostEnv); host != "" {
+	endpoint := opts.Endpoint
+	if host := opts.GCSEmulatorHost; host != "" {
 		creds = "emulator (no authentication) at " + host
 		copts = append(copts, option.WithoutAuthentication())
+		if endpoint == "" {
+			endpoint = "http://" + host
+		}
 	}
-	if opts.Endpoint != "" {
-		copts = append(copts, option.WithEndpoint(jsonEndpoint(opts.Endpoint)))
+	if endpoint != "" {
+		copts = append(copts, option.WithEndpoint(jsonEndpoint(endpoint)))
 	}
 	copts = append(copts, extra...)
 	var project string
 	if opts.RequesterPays {
-		project = os.Getenv(ProjectEnv)
+		project = opts.GCSProject
 		if project == "" {
 			return nil, fmt.Errorf("gcs: gs://%s: requester pays is enabled but %s is not set: set it to the project to bill for access to the bucket", bucket, ProjectEnv)
 		}
@@ -166,6 +172,14 @@ func open(ctx context.Context, bucket string, opts objstore.Options, extra ...op
 		storage.WithPolicy(storage.RetryAlways),
 		storage.WithMaxAttempts(6),
 		storage.WithBackoff(gax.Backoff{Initial: 250 * time.Millisecond, Max: 8 * time.Second, Multiplier: 2}),
+		// The library asks only while attempts remain, so each yes is one retry.
+		storage.WithErrorFunc(func(err error) bool {
+			retry := storage.ShouldRetry(err)
+			if retry {
+				opts.Retries.Add()
+			}
+			return retry
+		}),
 	)
 	b := client.Bucket(bucket)
 	if project != "" {
@@ -255,8 +269,6 @@ func reserved(key string) bool { return strings.HasPrefix(key, reservedPrefix) }
 // checkKey returns "" when key may name a user object, else why not.
 func checkKey(key string) string {
 	switch {
-	case key == "":
-		return "empty key"
 	case reserved(key):
 		return "names under " + reservedPrefix + " are reserved for multipart staging"
 	case len(key) > maxNameLen:
