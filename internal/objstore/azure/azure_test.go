@@ -455,7 +455,7 @@ func TestPlainReaderWrite(t *testing.T) {
 	if _, err := s.UploadPart(ctx, "plain/mpu", id, p2, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CompleteMultipart(ctx, "plain/mpu", id, []objstore.Part{p2, p1}); err != nil {
+	if err := objstore.Portable(s).CompleteMultipart(ctx, "plain/mpu", id, []objstore.Part{p2, p1}); err != nil {
 		t.Fatal(err)
 	}
 	wantBlob(t, s, "plain/mpu", []byte("helloworld"))
