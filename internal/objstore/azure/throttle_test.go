@@ -31,17 +31,5 @@ func TestThrottledRetriesCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []int64{2, 0, 1} {
-		before := reg.Retries()
-		th.Refuse(n)
-		if o, err := st.Head(t.Context(), "k"); err != nil || o.Size != 3 {
-			t.Fatalf("Head through %d ServerBusy = %+v, %v; want the 3-byte object", n, o, err)
-		}
-		if got := reg.Retries() - before; got != n {
-			t.Errorf("%d ServerBusy: %d retries counted, want %d", n, got, n)
-		}
-	}
-	if th.Refused() != 3 || th.Requests() != 6 {
-		t.Errorf("the proxy refused %d of %d requests, want 3 of 6", th.Refused(), th.Requests())
-	}
+	th.CheckCounted(t, reg.Retries, objstoretest.HeadOp(t, st, "k", 3), 2, 0, 1)
 }

@@ -31,12 +31,6 @@ func TestThrottledRetriesCounted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		th.Refuse(tc.n)
-		if o, err := st.Head(t.Context(), "k"); err != nil || o.Size != 3 {
-			t.Fatalf("Head through %d × %d = %+v, %v; want the 3-byte object", tc.n, tc.status, o, err)
-		}
-		if got := reg.Retries(); got != tc.n || th.Refused() != tc.n {
-			t.Errorf("%d × %d: %d retries counted, %d requests refused; want %d", tc.n, tc.status, got, th.Refused(), tc.n)
-		}
+		th.CheckCounted(t, reg.Retries, objstoretest.HeadOp(t, st, "k", 3), tc.n)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
 // Throttle is an HTTP proxy on 127.0.0.1 in front of a test server that
@@ -64,3 +66,31 @@ func (th *Throttle) Refused() int64 { return th.refused.Load() }
 
 // Requests is how many requests reached the proxy so far.
 func (th *Throttle) Requests() int64 { return th.requests.Load() }
+
+// CheckCounted refuses n requests for each n of ns, runs op through the
+// proxy and checks that it still succeeds and that counted (a registry's
+// Retries) grew by exactly n: one retry for each refusal.
+func (th *Throttle) CheckCounted(t *testing.T, counted func() int64, op func() error, ns ...int64) {
+	t.Helper()
+	for _, n := range ns {
+		before, refused := counted(), th.Refused()
+		th.Refuse(n)
+		if err := op(); err != nil {
+			t.Fatalf("%d requests refused with %d: %v", n, th.status, err)
+		}
+		if got := counted() - before; got != n || th.Refused()-refused != n {
+			t.Errorf("%d requests to refuse with %d: %d refused, %d retries counted; want %d", n, th.status, th.Refused()-refused, got, n)
+		}
+	}
+}
+
+// HeadOp is an op for CheckCounted: Head of key, which must be size bytes.
+func HeadOp(t *testing.T, st objstore.Store, key string, size int64) func() error {
+	return func() error {
+		o, err := st.Head(t.Context(), key)
+		if err == nil && o.Size != size {
+			t.Errorf("Head(%q).Size = %d, want %d", key, o.Size, size)
+		}
+		return err
+	}
+}
