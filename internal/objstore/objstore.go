@@ -1,5 +1,8 @@
 // Package objstore is the store interface every backend (local disk, S3, GCS,
-// Azure Blob, HDFS) implements, plus URL parsing and the backend registry.
+// Azure Blob, HDFS) implements as a driver, the portable layer every opened
+// store gets over its driver (Portable: key, listing and multipart rules
+// that hold for all backends), URL parsing, and the registries of backends
+// with their retry counts.
 //
 // A Store is opened at bucket level; keys are relative to it. Listings stream
 // (iter.Seq2) in lexicographic byte order so callers can merge-join a source
