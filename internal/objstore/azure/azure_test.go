@@ -98,7 +98,7 @@ func listKeys(t *testing.T, s *Store, prefix string) []string {
 
 func uploads(t *testing.T, s *Store, prefix string) []objstore.Upload {
 	t.Helper()
-	ups, err := s.ListMultipartUploads(t.Context(), prefix)
+	ups, err := objstore.Portable(s).ListMultipartUploads(t.Context(), prefix) // sorted, as callers get them
 	if err != nil {
 		t.Fatalf("ListMultipartUploads(%q): %v", prefix, err)
 	}
