@@ -95,8 +95,8 @@ func TestFatalFailureAbortsUploads(t *testing.T) {
 func assertNoS3Uploads(t *testing.T, bucketURL string) {
 	t.Helper()
 	client := s3.New(s3.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ENDPOINT")), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ACCESS_KEY"), objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_SECRET_KEY"), ""),
+		Region: "us-east-1", BaseEndpoint: aws.String(objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ENDPOINT")), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ACCESS_KEY"), objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_SECRET_KEY"), ""),
 	})
 	out, err := client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(strings.TrimPrefix(bucketURL, "s3://"))})
 	if err != nil {

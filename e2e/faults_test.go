@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -56,7 +57,7 @@ const chunkTimeout = "3s"
 // (named with a per-test prefix, deleted when the test ends) carrying toxics.
 func toxicSandbox(t *testing.T, toxics string) (*sandbox, *faults.Client, string) {
 	t.Helper()
-	api := objstoretest.ServerEnv(t, "SKYPLANE_TEST_TOXIPROXY")
+	api := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_TOXIPROXY")
 	s := newSandbox(t)
 	prefix := faults.ProxyName(faults.RandomPrefix(), t.Name()) + "-"
 	s.env = append(s.env,
@@ -371,7 +372,7 @@ func TestFaultStoreSlowDown(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			s := newSandbox(t)
 			s3b := s3Backend(t, s) // configures the real endpoint...
-			proxy := newSlowDownProxy(t, objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ENDPOINT"), 0.25)
+			proxy := newSlowDownProxy(t, objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ENDPOINT"), 0.25)
 			s.config("s3_endpoint", proxy.url, // ...which skyplane reaches through the proxy
 				"multipart_min_threshold_mb", "8", "multipart_chunk_size_mb", "5")
 			// The chunk timeout is for lost chunks, not slow stores.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // bucket made by `scripts/test-servers.sh mb` are all the CLI needs to copy
 // to and from S3, GCS and Azure (no config set, no SKYPLANE_TEST_*).
 func TestReadmeTestServers(t *testing.T) {
-	objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ENDPOINT")
+	objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ENDPOINT")
 	out, err := exec.Command("../scripts/test-servers.sh", "env").Output()
 	if err != nil {
 		t.Fatalf("test-servers.sh env: %v", err)

@@ -73,7 +73,7 @@ func localBackend(s *sandbox) backend {
 // s3Backend talks to the S3 test server; it also points the sandbox's
 // skyplane at it (endpoint in config, credentials in the environment).
 func s3Backend(t *testing.T, s *sandbox) backend {
-	endpoint := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ENDPOINT")
+	endpoint := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ENDPOINT")
 	s.config("s3_endpoint", endpoint)
 	return s3BackendOn(t, s, "s3", endpoint, "us-east-1", nil)
 }
@@ -81,7 +81,7 @@ func s3Backend(t *testing.T, s *sandbox) backend {
 // s3bBackend talks to the second S3 test server (another region); each
 // bucket it creates is named in the sandbox's s3_bucket_endpoints.
 func s3bBackend(t *testing.T, s *sandbox) backend {
-	endpoint := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3B_ENDPOINT")
+	endpoint := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3B_ENDPOINT")
 	var pairs []string
 	return s3BackendOn(t, s, "s3b", endpoint, "us-west-2", func(bucket string) {
 		pairs = append(pairs, bucket+"="+endpoint)
@@ -90,8 +90,8 @@ func s3bBackend(t *testing.T, s *sandbox) backend {
 }
 
 func s3BackendOn(t *testing.T, s *sandbox, name, endpoint, region string, created func(bucket string)) backend {
-	key := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ACCESS_KEY")
-	secret := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_SECRET_KEY")
+	key := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ACCESS_KEY")
+	secret := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_SECRET_KEY")
 	s.env = append(s.env, "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
 	client := s3.New(s3.Options{
 		Region: region, BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
@@ -146,7 +146,7 @@ func s3BackendOn(t *testing.T, s *sandbox, name, endpoint, region string, create
 }
 
 func gcsBackend(t *testing.T, s *sandbox) backend {
-	host := objstoretest.ServerEnv(t, "SKYPLANE_TEST_GCS_HOST")
+	host := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_GCS_HOST")
 	s.env = append(s.env, "STORAGE_EMULATOR_HOST="+host)
 	t.Setenv("STORAGE_EMULATOR_HOST", host)
 	ctx := context.Background()
@@ -205,7 +205,7 @@ func gcsBackend(t *testing.T, s *sandbox) backend {
 }
 
 func azureBackend(t *testing.T, s *sandbox) backend {
-	conn := objstoretest.ServerEnv(t, "SKYPLANE_TEST_AZURE_CONNECTION_STRING")
+	conn := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_AZURE_CONNECTION_STRING")
 	s.env = append(s.env, "AZURE_STORAGE_CONNECTION_STRING="+conn)
 	client, err := azblob.NewClientFromConnectionString(conn, nil)
 	if err != nil {

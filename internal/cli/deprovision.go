@@ -55,7 +55,8 @@ func abortUpload(ctx context.Context, cfg config.Config, u dataplane.JournalUplo
 	if err != nil {
 		return err
 	}
-	opts := objstore.Options{RequesterPays: cfg.RequesterPays}
+	opts := objstore.OptionsFromEnv(os.Getenv)
+	opts.RequesterPays = cfg.RequesterPays
 	if loc.Scheme == objstore.SchemeS3 {
 		opts.Endpoint = cfg.S3EndpointFor(loc.Bucket)
 	}

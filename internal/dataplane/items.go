@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"strings"
 	"time"
 
@@ -381,7 +382,10 @@ func RegionTag(ctx context.Context, loc objstore.Location, side string, cfg conf
 		return loc.Scheme + ":" + loc.Bucket
 	}
 	ref := storeRef(loc, cfg)
-	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
+	// Credentials and emulators from the environment until the command passes them (objstore.OptionsFromEnv).
+	opts := objstore.OptionsFromEnv(os.Getenv)
+	opts.Endpoint, opts.RequesterPays, opts.NoFsync = ref.Endpoint, ref.RequesterPays, ref.NoFsync
+	st, err := objstore.Open(ctx, loc, opts)
 	if err == nil {
 		if l, ok := st.(objstore.Locator); ok {
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -341,7 +341,10 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 // initiate/complete/abort, verification) and names it for the gateways.
 func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objstore.Store, chunk.Store, error) {
 	ref := storeRef(loc, d.opts.Config)
-	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
+	// Credentials and emulators from the environment until the command passes them (objstore.OptionsFromEnv).
+	opts := objstore.OptionsFromEnv(os.Getenv)
+	opts.Endpoint, opts.RequesterPays, opts.NoFsync = ref.Endpoint, ref.RequesterPays, ref.NoFsync
+	st, err := objstore.Open(ctx, loc, opts)
 	if err != nil {
 		return nil, ref, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 // carries bytes to its upstream; limit_data cuts the stream; toxics and
 // proxies are removed by prefix.
 func TestToxiproxyClient(t *testing.T) {
-	c := NewClient(objstoretest.ServerEnv(t, "SKYPLANE_TEST_TOXIPROXY"))
+	c := NewClient(objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_TOXIPROXY"))
 	ctx := context.Background()
 	prefix := RandomPrefix() + "-client-"
 	t.Cleanup(func() { _ = c.DeleteProxies(ctx, prefix) })

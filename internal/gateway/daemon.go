@@ -385,7 +385,10 @@ func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := objstore.Open(g.ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
+	// Credentials and emulators from the environment until the command passes them (objstore.OptionsFromEnv).
+	opts := objstore.OptionsFromEnv(os.Getenv)
+	opts.Endpoint, opts.RequesterPays, opts.NoFsync = ref.Endpoint, ref.RequesterPays, ref.NoFsync
+	st, err := objstore.Open(g.ctx, loc, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,8 @@
 // Package objstore is the store interface every backend (local disk, S3, GCS,
-// Azure Blob, HDFS) implements, plus URL parsing and the backend registry.
+// Azure Blob, HDFS) implements as a driver, the portable layer every opened
+// store gets over its driver (Portable: key, listing and multipart rules
+// that hold for all backends), URL parsing, and the registries of backends
+// with their retry counts.
 //
 // A Store is opened at bucket level; keys are relative to it. Listings stream
 // (iter.Seq2) in lexicographic byte order so callers can merge-join a source
@@ -9,11 +12,8 @@ package objstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -100,11 +100,13 @@ type Store interface {
 	// UploadPart stores p.Size bytes from r as part p. Parts may arrive in any
 	// order and from several processes. It returns the ETag for CompleteMultipart.
 	UploadPart(ctx context.Context, key, uploadID string, p Part, r io.Reader) (etag string, err error)
-	// CompleteMultipart makes the object visible from parts (sorted by Number).
+	// CompleteMultipart makes the object visible from parts. Callers pass
+	// them in any order; drivers get them sorted by Number (Portable).
 	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) error
 	// AbortMultipart discards an upload and every staged part.
 	AbortMultipart(ctx context.Context, key, uploadID string) error
-	// ListMultipartUploads lists open uploads under prefix.
+	// ListMultipartUploads lists open uploads under prefix (to callers
+	// sorted by key, then upload id: Portable sorts them).
 	ListMultipartUploads(ctx context.Context, prefix string) ([]Upload, error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
@@ -175,51 +177,3 @@ func IsRetryable(err error) bool {
 	var r *RetryableError
 	return errors.As(err, &r)
 }
-
-// Options carry backend settings from config and flags.
-type Options struct {
-	// Endpoint overrides the service endpoint (S3-compatible stores, emulators).
-	Endpoint      string
-	RequesterPays bool
-	// NoFsync (local disk): skip the fsyncs that make a finished object or
-	// a staged part survive a power loss (config local_fsync false). Writes
-	// stay atomic either way.
-	NoFsync bool
-}
-
-// Opener opens the store of a parsed location.
-type Opener func(ctx context.Context, loc Location, opts Options) (Store, error)
-
-var (
-	regMu    sync.RWMutex
-	registry = map[string]Opener{}
-)
-
-// Register makes a backend available for a scheme. Backends call it from init.
-func Register(scheme string, open Opener) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	registry[scheme] = open
-}
-
-// Open opens the store holding loc.
-func Open(ctx context.Context, loc Location, opts Options) (Store, error) {
-	regMu.RLock()
-	open, ok := registry[loc.Scheme]
-	regMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("%s: the %s backend is not available in this build yet (supported now: %s)", loc, schemeName(loc.Scheme), registered())
-	}
-	return open(ctx, loc, opts)
-}
-
-// storeRetries counts requests a backend retried (throttling, 5xx, resets)
-// in this process, so gateways can report them.
-var storeRetries atomic.Int64
-
-// CountRetry records one retried store request. Backends call it from their
-// SDK's retry hook.
-func CountRetry() { storeRetries.Add(1) }
-
-// Retries is how many store requests this process retried.
-func Retries() int64 { return storeRetries.Load() }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -67,17 +66,6 @@ func schemeName(s string) string {
 		return "HDFS"
 	}
 	return s
-}
-
-func registered() string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	var names []string
-	for s := range registry {
-		names = append(names, s+"://")
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
 }
 
 // ParseURL parses an object URL or a local path into a Location.

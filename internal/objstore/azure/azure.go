@@ -9,6 +9,9 @@
 // Open picks the first that applies, and remembers which one it used: every
 // error names it, together with what to check.
 //
+// Commands fill Options.Azure from the environment variables named here
+// (objstore.OptionsFromEnv); the backend reads no environment itself.
+//
 //  1. AZURE_STORAGE_CONNECTION_STRING, when its account (AccountName, or the
 //     account of UseDevelopmentStorage=true, or the one named by BlobEndpoint)
 //     is the URL's account. Its BlobEndpoint (or DefaultEndpointsProtocol and
@@ -87,12 +90,9 @@ import (
 	"io"
 	"iter"
 	"net/url"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -102,11 +102,11 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
-// Environment variables read by Open.
+// Environment variables of Options.Azure, named in messages.
 const (
-	EnvConnectionString = "AZURE_STORAGE_CONNECTION_STRING"
-	EnvAccountKey       = "AZURE_STORAGE_KEY"
-	EnvAccount          = "AZURE_STORAGE_ACCOUNT"
+	EnvConnectionString = objstore.EnvAzureConnectionString
+	EnvAccountKey       = objstore.EnvAzureAccountKey
+	EnvAccount          = objstore.EnvAzureAccount
 )
 
 // Service limits.
@@ -144,6 +144,7 @@ type Store struct {
 	credKind  credKind
 	cred      string // human-readable credential source, named in every error
 	endpoint  string // service URL, for messages
+	retries   *objstore.RetryCounter
 
 	// Tunables (tests shrink them).
 	pageSize       int32 // List page size (MaxResults)
@@ -153,21 +154,6 @@ type Store struct {
 }
 
 var _ objstore.Store = (*Store)(nil)
-
-// retryOptions: exponential backoff, 5 tries in all, for 408/429/500/502/503/504 and
-// transport errors. What still fails is mapped (Retryable where it makes sense).
-var retryOptions = policy.RetryOptions{
-	MaxRetries:    4,
-	RetryDelay:    500 * time.Millisecond,
-	MaxRetryDelay: 15 * time.Second,
-}
-
-func clientOptions() *container.ClientOptions {
-	return &container.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Retry:     retryOptions,
-		Telemetry: policy.TelemetryOptions{ApplicationID: "skyplane-go"},
-	}}
-}
 
 // Open opens the container loc.Bucket of storage account loc.Account. It makes
 // no request; BucketExists checks the container.
@@ -188,6 +174,7 @@ func open(loc objstore.Location, opts objstore.Options) (*Store, error) {
 		pageSize:       defaultPageSize,
 		singlePutLimit: MaxSinglePutSize,
 		writeBlockSize: defaultWriteBlockSize,
+		retries:        opts.Retries,
 	}
 	if err := s.connect(opts); err != nil {
 		return nil, err
@@ -197,7 +184,7 @@ func open(loc objstore.Location, opts objstore.Options) (*Store, error) {
 
 // connect picks the credential (see the package documentation) and builds the container client.
 func (s *Store) connect(opts objstore.Options) error {
-	if cs := os.Getenv(EnvConnectionString); cs != "" {
+	if cs := opts.Azure.ConnectionString; cs != "" {
 		p, err := parseConnString(cs)
 		if err != nil {
 			return fmt.Errorf("azure: %s: %w (want AccountName=...;AccountKey=...;BlobEndpoint=... or UseDevelopmentStorage=true)", EnvConnectionString, err)
@@ -206,8 +193,8 @@ func (s *Store) connect(opts objstore.Options) error {
 			return s.connectConnString(p)
 		}
 	}
-	if key := os.Getenv(EnvAccountKey); key != "" {
-		if a := os.Getenv(EnvAccount); a == "" || a == s.account {
+	if key := opts.Azure.AccountKey; key != "" {
+		if a := opts.Azure.Account; a == "" || a == s.account {
 			return s.connectSharedKey(key, opts.Endpoint)
 		}
 	}
@@ -233,10 +220,10 @@ func (s *Store) connectConnString(p connString) error {
 		if cred, err = container.NewSharedKeyCredential(p.account, p.key); err != nil {
 			return fmt.Errorf("azure: %s: AccountKey is not a valid base64 account key: %w", EnvConnectionString, err)
 		}
-		s.cc, err = container.NewClientWithSharedKeyCredential(u, cred, clientOptions())
+		s.cc, err = container.NewClientWithSharedKeyCredential(u, cred, s.clientOptions())
 	case p.sas != "":
 		s.cred = fmt.Sprintf("shared access signature for account %s from %s (endpoint %s)", p.account, EnvConnectionString, p.endpoint)
-		s.cc, err = container.NewClientWithNoCredential(u+"?"+strings.TrimPrefix(p.sas, "?"), clientOptions())
+		s.cc, err = container.NewClientWithNoCredential(u+"?"+strings.TrimPrefix(p.sas, "?"), s.clientOptions())
 	default:
 		return fmt.Errorf("azure: %s names account %s but has neither AccountKey nor SharedAccessSignature", EnvConnectionString, p.account)
 	}
@@ -256,7 +243,7 @@ func (s *Store) connectSharedKey(key, endpoint string) error {
 	if err != nil {
 		return fmt.Errorf("azure: %s is not a valid base64 account key: %w", EnvAccountKey, err)
 	}
-	if s.cc, err = container.NewClientWithSharedKeyCredential(containerURL(endpoint, s.container), cred, clientOptions()); err != nil {
+	if s.cc, err = container.NewClientWithSharedKeyCredential(containerURL(endpoint, s.container), cred, s.clientOptions()); err != nil {
 		return fmt.Errorf("azure: %s: %w", s.cred, err)
 	}
 	return nil
@@ -272,7 +259,7 @@ func (s *Store) connectDefault(endpoint string) error {
 	if err != nil {
 		return fmt.Errorf("azure: no credential for storage account %s: set %s or %s, or sign in with `az login`: %w", s.account, EnvConnectionString, EnvAccountKey, err)
 	}
-	if s.cc, err = container.NewClient(containerURL(endpoint, s.container), cred, clientOptions()); err != nil {
+	if s.cc, err = container.NewClient(containerURL(endpoint, s.container), cred, s.clientOptions()); err != nil {
 		return fmt.Errorf("azure: %s: %w", s.cred, err)
 	}
 	return nil
@@ -294,13 +281,6 @@ func (s *Store) Features() objstore.Features {
 func (s *Store) BucketExists(ctx context.Context) error {
 	if _, err := s.cc.GetProperties(ctx, nil); err != nil {
 		return s.containerErr("check container", err)
-	}
-	return nil
-}
-
-func checkKey(op, key string) error {
-	if key == "" {
-		return fmt.Errorf("azure: %s: empty key", op)
 	}
 	return nil
 }
@@ -369,9 +349,6 @@ func setETag(o *objstore.Object, etag *azcore.ETag) {
 
 // Head reads the blob's properties.
 func (s *Store) Head(ctx context.Context, key string) (objstore.Object, error) {
-	if err := checkKey("head", key); err != nil {
-		return objstore.Object{}, err
-	}
 	p, err := s.cc.NewBlobClient(key).GetProperties(ctx, nil)
 	if err != nil {
 		return objstore.Object{}, s.blobErr("head", key, err)
@@ -403,9 +380,6 @@ func (s *Store) ReadVersion(ctx context.Context, key, version string, offset, le
 }
 
 func (s *Store) read(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
-	if err := checkKey("read", key); err != nil {
-		return nil, err
-	}
 	if offset < 0 {
 		return nil, fmt.Errorf("azure: read %s: negative offset %d", s.where(key), offset)
 	}
@@ -462,9 +436,6 @@ func (r *readCloser) Close() error { return r.rc.Close() }
 // single-put limit, staged blocks committed at once). A non-nil md5 is
 // checked by the service and stored as the blob's Content-MD5.
 func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, md5 []byte) error {
-	if err := checkKey("write", key); err != nil {
-		return err
-	}
 	if size < 0 {
 		return fmt.Errorf("azure: write %s: negative size %d", s.where(key), size)
 	}
@@ -487,9 +458,6 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 
 // Delete removes the blob and its snapshots; a missing blob is not an error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := checkKey("delete", key); err != nil {
-		return err
-	}
 	_, err := s.cc.NewBlobClient(key).Delete(ctx, &blob.DeleteOptions{DeleteSnapshots: to.Ptr(blob.DeleteSnapshotsOptionTypeInclude)})
 	if err != nil && !isBlobNotFound(err) {
 		return s.blobErr("delete", key, err)

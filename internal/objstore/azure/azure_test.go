@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ import (
 // cleared so nothing can reach the real service or Entra ID).
 func serverEnv(t *testing.T) (cs string, p connString) {
 	t.Helper()
-	cs = objstoretest.ServerEnv(t, "SKYPLANE_TEST_AZURE_CONNECTION_STRING")
+	cs = objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_AZURE_CONNECTION_STRING")
 	p, err := parseConnString(cs)
 	if err != nil {
 		t.Fatalf("SKYPLANE_TEST_AZURE_CONNECTION_STRING: %v", err)
@@ -51,11 +52,11 @@ func newContainer(t *testing.T, cs string) string {
 
 func openLoc(t *testing.T, loc objstore.Location, opts objstore.Options) *Store {
 	t.Helper()
-	st, err := objstore.Open(t.Context(), loc, opts)
+	st, err := objstore.Open(t.Context(), loc, withEnv(opts))
 	if err != nil {
 		t.Fatalf("Open(%s): %v", loc, err)
 	}
-	return st.(*Store)
+	return objstore.Unwrap(st).(*Store)
 }
 
 // freshStore opens a store on a new container.
@@ -97,7 +98,7 @@ func listKeys(t *testing.T, s *Store, prefix string) []string {
 
 func uploads(t *testing.T, s *Store, prefix string) []objstore.Upload {
 	t.Helper()
-	ups, err := s.ListMultipartUploads(t.Context(), prefix)
+	ups, err := objstore.Portable(s).ListMultipartUploads(t.Context(), prefix) // sorted, as callers get them
 	if err != nil {
 		t.Fatalf("ListMultipartUploads(%q): %v", prefix, err)
 	}
@@ -454,7 +455,7 @@ func TestPlainReaderWrite(t *testing.T) {
 	if _, err := s.UploadPart(ctx, "plain/mpu", id, p2, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CompleteMultipart(ctx, "plain/mpu", id, []objstore.Part{p2, p1}); err != nil {
+	if err := objstore.Portable(s).CompleteMultipart(ctx, "plain/mpu", id, []objstore.Part{p2, p1}); err != nil {
 		t.Fatal(err)
 	}
 	wantBlob(t, s, "plain/mpu", []byte("helloworld"))

@@ -12,7 +12,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -58,9 +57,6 @@ func parseBlockID(id string) (uploadID string, n int, ok bool) {
 }
 
 func (s *Store) checkUpload(op, key, uploadID string) error {
-	if err := checkKey(op, key); err != nil {
-		return err
-	}
 	if !objstore.IsUploadID(uploadID) {
 		return fmt.Errorf("azure: %s %s: upload id %q is not one of this backend's (32 hex digits): %w", op, s.where(key), uploadID, objstore.ErrUploadNotFound)
 	}
@@ -113,9 +109,6 @@ func (u *uploadState) live() bool { return u != nil && !u.tomb && len(u.parts) >
 
 // InitiateMultipart returns a fresh upload id; no request is made.
 func (s *Store) InitiateMultipart(ctx context.Context, key string) (string, error) {
-	if err := checkKey("initiate multipart upload", key); err != nil {
-		return "", err
-	}
 	return objstore.NewUploadID(), nil
 }
 
@@ -168,13 +161,11 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	if err := s.checkUpload(op, key, uploadID); err != nil {
 		return err
 	}
-	sorted := slices.Clone(parts)
-	slices.SortFunc(sorted, func(a, b objstore.Part) int { return a.Number - b.Number })
-	for i, p := range sorted {
+	for i, p := range parts {
 		if p.Number < 1 || p.Number > MaxBlocks {
 			return fmt.Errorf("azure: %s %s: part number %d is outside 1 to %d", op, s.where(key), p.Number, MaxBlocks)
 		}
-		if i > 0 && sorted[i-1].Number == p.Number {
+		if i > 0 && parts[i-1].Number == p.Number {
 			return fmt.Errorf("azure: %s %s: part %d is listed twice", op, s.where(key), p.Number)
 		}
 	}
@@ -201,7 +192,7 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	}
 	var ids, want []string
 	var missing []int
-	for _, p := range sorted {
+	for _, p := range parts {
 		id := blockID(uploadID, p.Number)
 		var size int64
 		var ok bool
@@ -294,8 +285,8 @@ func (s *Store) AbortMultipart(ctx context.Context, key, uploadID string) error 
 	return nil
 }
 
-// ListMultipartUploads lists the uploads with staged parts under prefix,
-// sorted by key and upload id. It costs one Get Block List per blob under
+// ListMultipartUploads lists the uploads with staged parts under prefix.
+// It costs one Get Block List per blob under
 // prefix (committed or not), run 16 at a time.
 func (s *Store) ListMultipartUploads(ctx context.Context, prefix string) ([]objstore.Upload, error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -367,12 +358,6 @@ list:
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ups, func(a, b objstore.Upload) int {
-		if c := strings.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		return strings.Compare(a.UploadID, b.UploadID)
-	})
 	return ups, nil
 }
 

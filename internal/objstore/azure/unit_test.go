@@ -185,7 +185,7 @@ func TestCredentialChoice(t *testing.T) {
 			t.Setenv(EnvConnectionString, tc.connStr)
 			t.Setenv(EnvAccountKey, tc.key)
 			t.Setenv(EnvAccount, tc.acct)
-			s, err := open(loc, objstore.Options{Endpoint: tc.endpoint})
+			s, err := open(loc, withEnv(objstore.Options{Endpoint: tc.endpoint}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func TestCredentialChoice(t *testing.T) {
 		t.Setenv(EnvConnectionString, "")
 		t.Setenv(EnvAccountKey, "not base64!")
 		t.Setenv(EnvAccount, "")
-		if _, err := open(loc, objstore.Options{}); err == nil || !strings.Contains(err.Error(), EnvAccountKey) {
+		if _, err := open(loc, withEnv(objstore.Options{})); err == nil || !strings.Contains(err.Error(), EnvAccountKey) {
 			t.Errorf("open with a malformed key: %v, want an error naming %s", err, EnvAccountKey)
 		}
 	})
@@ -285,7 +285,7 @@ func TestRetries(t *testing.T) {
 	t.Setenv(EnvAccountKey, "")
 	t.Setenv(EnvAccount, "")
 	t.Setenv(EnvConnectionString, "AccountName=acct;AccountKey="+devKey+";BlobEndpoint="+srv.URL+"/acct")
-	s, err := open(loc, objstore.Options{})
+	s, err := open(loc, withEnv(objstore.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestRetries(t *testing.T) {
 	closed := "http://" + l.Addr().String() + "/acct"
 	l.Close()
 	t.Setenv(EnvConnectionString, "AccountName=acct;AccountKey="+devKey+";BlobEndpoint="+closed)
-	if s, err = open(loc, objstore.Options{}); err != nil {
+	if s, err = open(loc, withEnv(objstore.Options{})); err != nil {
 		t.Fatal(err)
 	}
 	err = s.BucketExists(t.Context())

@@ -2,22 +2,23 @@
 //
 // # Client and credentials
 //
-// When STORAGE_EMULATOR_HOST is set (e.g. "127.0.0.1:4443", as for
-// fake-gcs-server) the client talks to that emulator without authentication
-// and never looks for credentials. Otherwise it uses Application Default
+// When Options.GCSEmulatorHost is set (e.g. "127.0.0.1:4443", as for
+// fake-gcs-server; commands take it from STORAGE_EMULATOR_HOST) the client
+// talks to that emulator without authentication and never looks for
+// credentials. Otherwise it uses Application Default
 // Credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth
 // application-default login`, or the metadata server on GCP).
 // Options.Endpoint overrides the JSON API endpoint; a bare scheme://host[:port]
 // gets "/storage/v1/" appended.
 //
-// Requester-pays buckets (Options.RequesterPays) bill the project named by
-// GOOGLE_CLOUD_PROJECT; Open fails when it is unset.
+// Requester-pays buckets (Options.RequesterPays) bill Options.GCSProject
+// (commands take it from GOOGLE_CLOUD_PROJECT); Open fails when it is empty.
 //
 // Every call is retried by the client library (policy RetryAlways: all our
 // writes are safe to repeat, since they put the same bytes under the same
 // name) with exponential backoff, at most 6 attempts. Whatever still fails
 // with 408/429/5xx or a connection error is returned wrapped in
-// objstore.Retryable.
+// objstore.Retryable. Every retry counts in Options.Retries.
 //
 // # Writes
 //
@@ -73,25 +74,23 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
-	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/iterator"
-	"google.golang.org/api/option"
 
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
 const (
-	// EmulatorHostEnv names the emulator (fake-gcs-server) to use instead of GCS.
-	EmulatorHostEnv = "STORAGE_EMULATOR_HOST"
-	// ProjectEnv names the project billed for requester-pays buckets.
-	ProjectEnv = "GOOGLE_CLOUD_PROJECT"
+	// EmulatorHostEnv names the emulator (fake-gcs-server) to use instead
+	// of GCS (Options.GCSEmulatorHost).
+	EmulatorHostEnv = objstore.EnvGCSEmulatorHost
+	// ProjectEnv names the project billed for requester-pays buckets
+	// (Options.GCSProject).
+	ProjectEnv = objstore.EnvGCSProject
 
 	// MaxParts is the most parts one multipart upload may have.
 	MaxParts = 10000
@@ -130,60 +129,6 @@ var (
 	_ objstore.Store   = (*Store)(nil)
 	_ objstore.Locator = (*Store)(nil)
 )
-
-// Open returns the store of bucket loc.Bucket (loc.Key is ignored).
-func Open(ctx context.Context, loc objstore.Location, opts objstore.Options) (objstore.Store, error) {
-	return open(ctx, loc.Bucket, opts)
-}
-
-// open is Open with extra client options (tests pass an instrumented HTTP client).
-func open(ctx context.Context, bucket string, opts objstore.Options, extra ...option.ClientOption) (*Store, error) {
-	if bucket == "" {
-		return nil, fmt.Errorf("gcs: missing bucket name: want gs://bucket/key")
-	}
-	var copts []option.ClientOption
-	creds := "Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login` or the GCE metadata server)"
-	if host := os.Getenv(EmulatorHostEnv); host != "" {
-		creds = "emulator (no authentication) at " + host
-		copts = append(copts, option.WithoutAuthentication())
-	}
-	if opts.Endpoint != "" {
-		copts = append(copts, option.WithEndpoint(jsonEndpoint(opts.Endpoint)))
-	}
-	copts = append(copts, extra...)
-	var project string
-	if opts.RequesterPays {
-		project = os.Getenv(ProjectEnv)
-		if project == "" {
-			return nil, fmt.Errorf("gcs: gs://%s: requester pays is enabled but %s is not set: set it to the project to bill for access to the bucket", bucket, ProjectEnv)
-		}
-	}
-	client, err := storage.NewClient(ctx, copts...)
-	if err != nil {
-		return nil, fmt.Errorf("gcs: gs://%s: cannot create a client with %s: check the credentials (or set %s to use an emulator): %w: %w", bucket, creds, EmulatorHostEnv, objstore.ErrAccessDenied, err)
-	}
-	client.SetRetry(
-		storage.WithPolicy(storage.RetryAlways),
-		storage.WithMaxAttempts(6),
-		storage.WithBackoff(gax.Backoff{Initial: 250 * time.Millisecond, Max: 8 * time.Second, Multiplier: 2}),
-	)
-	b := client.Bucket(bucket)
-	if project != "" {
-		b = b.UserProject(project)
-		creds += ", billing project " + project
-	}
-	return &Store{client: client, bucket: b, name: bucket, creds: creds, pageSize: defaultPageSize}, nil
-}
-
-// jsonEndpoint makes a bare scheme://host[:port] endpoint a JSON API base URL.
-func jsonEndpoint(ep string) string {
-	u, err := url.Parse(ep)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return ep
-	}
-	u.Path = "/storage/v1/"
-	return u.String()
-}
 
 // Close releases the client's connections.
 func (s *Store) Close() error { return s.client.Close() }
@@ -255,8 +200,6 @@ func reserved(key string) bool { return strings.HasPrefix(key, reservedPrefix) }
 // checkKey returns "" when key may name a user object, else why not.
 func checkKey(key string) string {
 	switch {
-	case key == "":
-		return "empty key"
 	case reserved(key):
 		return "names under " + reservedPrefix + " are reserved for multipart staging"
 	case len(key) > maxNameLen:

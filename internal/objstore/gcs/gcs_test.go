@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ import (
 // when it is not running, see objstoretest.ServerEnv).
 func useEmulator(t *testing.T) string {
 	t.Helper()
-	host := objstoretest.ServerEnv(t, "SKYPLANE_TEST_GCS_HOST")
+	host := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_GCS_HOST")
 	t.Setenv(EmulatorHostEnv, host)
 	return host
 }
@@ -102,7 +103,7 @@ func newStore(t *testing.T) (*Store, *recorder) {
 	useEmulator(t)
 	rec := &recorder{base: http.DefaultTransport.(*http.Transport).Clone()}
 	name := randomBucketName()
-	s, err := open(t.Context(), name, objstore.Options{}, option.WithHTTPClient(&http.Client{Transport: rec}))
+	s, err := open(t.Context(), name, withEnv(objstore.Options{}), option.WithHTTPClient(&http.Client{Transport: rec}))
 	if err != nil {
 		t.Fatalf("open(%s): %v", name, err)
 	}
@@ -355,10 +356,10 @@ func TestMultipartManyParts(t *testing.T) {
 	}
 	parts := make([]objstore.Part, len(ps))
 	for i, p := range ps {
-		parts[len(ps)-1-i] = p.Part // handed over in reverse: Complete sorts
+		parts[len(ps)-1-i] = p.Part // handed over in reverse: the portable layer sorts
 	}
 	rec.take(func(string) bool { return false })
-	if err := s.CompleteMultipart(ctx, key, id, parts); err != nil {
+	if err := objstore.Portable(s).CompleteMultipart(ctx, key, id, parts); err != nil {
 		t.Fatalf("CompleteMultipart(40 parts): %v", err)
 	}
 	if n := rec.take(isCompose); n != 3 {
@@ -549,7 +550,7 @@ func TestMultipartEdgeCases(t *testing.T) {
 			}
 		}
 		slices.SortFunc(want, func(a, b objstore.Upload) int { return strings.Compare(a.Key, b.Key) })
-		got, err := s.ListMultipartUploads(ctx, "lu/")
+		got, err := objstore.Portable(s).ListMultipartUploads(ctx, "lu/") // sorted as callers get it
 		if err != nil || !slices.Equal(got, want) {
 			t.Errorf("ListMultipartUploads(lu/) = %+v, %v; want %+v", got, err, want)
 		}
@@ -800,11 +801,11 @@ func TestRetries(t *testing.T) {
 func TestMissingBucket(t *testing.T) {
 	host := useEmulator(t)
 	name := randomBucketName()
-	st, err := objstore.Open(t.Context(), objstore.Location{Scheme: objstore.SchemeGCS, Bucket: name}, objstore.Options{})
+	st, err := objstore.Open(t.Context(), objstore.Location{Scheme: objstore.SchemeGCS, Bucket: name}, withEnv(objstore.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := st.(*Store)
+	s := objstore.Unwrap(st).(*Store)
 	defer s.Close()
 	err = s.BucketExists(t.Context())
 	if !errors.Is(err, objstore.ErrBucketNotFound) {
@@ -876,11 +877,11 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := objstore.Open(t.Context(), loc, objstore.Options{})
+	st, err := objstore.Open(t.Context(), loc, withEnv(objstore.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := st.(*Store)
+	s := objstore.Unwrap(st).(*Store)
 	defer s.Close()
 	if s.URL() != "gs://some-bucket" {
 		t.Errorf("URL() = %q", s.URL())
@@ -890,12 +891,12 @@ func TestOpen(t *testing.T) {
 	}
 
 	t.Setenv(ProjectEnv, "")
-	_, err = Open(t.Context(), loc, objstore.Options{RequesterPays: true})
+	_, err = Open(t.Context(), loc, withEnv(objstore.Options{RequesterPays: true}))
 	if err == nil || !strings.Contains(err.Error(), ProjectEnv) {
 		t.Errorf("Open with requester pays and no project = %v, want an error naming %s", err, ProjectEnv)
 	}
 	t.Setenv(ProjectEnv, "billing-project")
-	rp, err := Open(t.Context(), loc, objstore.Options{RequesterPays: true})
+	rp, err := Open(t.Context(), loc, withEnv(objstore.Options{RequesterPays: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -921,11 +922,11 @@ func TestJSONEndpoint(t *testing.T) {
 func TestRequesterPaysAgainstEmulator(t *testing.T) {
 	s, _ := newStore(t)
 	t.Setenv(ProjectEnv, "billing-project")
-	st, err := Open(t.Context(), objstore.Location{Scheme: "gs", Bucket: s.name}, objstore.Options{RequesterPays: true})
+	st, err := Open(t.Context(), objstore.Location{Scheme: "gs", Bucket: s.name}, withEnv(objstore.Options{RequesterPays: true}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.(*Store).Close()
+	defer objstore.Unwrap(st).(*Store).Close()
 	mustWrite(t, st, "rp/k", []byte("v"))
 	if got := objstoretest.ReadAll(t, st, "rp/k"); string(got) != "v" {
 		t.Errorf("read %q", got)

@@ -2,7 +2,6 @@ package gcs
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -177,14 +176,12 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 		return s.uploadNotFound(op, key, uploadID)
 	}
 
-	ps := slices.Clone(parts)
-	slices.SortFunc(ps, func(a, b objstore.Part) int { return cmp.Compare(a.Number, b.Number) })
-	srcs := make([]string, len(ps))
-	for i, p := range ps {
+	srcs := make([]string, len(parts))
+	for i, p := range parts {
 		if p.Number < 1 || p.Number > MaxParts {
 			return fmt.Errorf("gcs: %s %s: part number %d out of range 1 to %d", op, s.objURL(key), p.Number, MaxParts)
 		}
-		if i > 0 && ps[i-1].Number == p.Number {
+		if i > 0 && parts[i-1].Number == p.Number {
 			return fmt.Errorf("gcs: %s %s: part %d listed twice", op, s.objURL(key), p.Number)
 		}
 		srcs[i] = pieceName(uploadID, p.Number)
@@ -402,8 +399,5 @@ func (s *Store) ListMultipartUploads(ctx context.Context, prefix string) ([]objs
 			ups = append(ups, objstore.Upload{Key: key, UploadID: id})
 		}
 	}
-	slices.SortFunc(ups, func(a, b objstore.Upload) int {
-		return cmp.Or(strings.Compare(a.Key, b.Key), strings.Compare(a.UploadID, b.UploadID))
-	})
 	return ups, nil
 }

@@ -116,9 +116,6 @@ func (s *Store) BucketExists(ctx context.Context) error {
 // checkKey returns "" when key names a possible object (or folder marker,
 // when it ends in "/"), else why not.
 func checkKey(key string) string {
-	if key == "" {
-		return "empty key"
-	}
 	if strings.IndexByte(key, 0) >= 0 {
 		return "key contains a NUL byte"
 	}

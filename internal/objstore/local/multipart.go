@@ -209,11 +209,9 @@ func (s *Store) CompleteMultipart(ctx context.Context, key, uploadID string, par
 	if len(parts) == 0 {
 		return fmt.Errorf("local: complete multipart upload of %q (%s): no parts given", key, st)
 	}
-	sorted := slices.Clone(parts)
-	slices.SortFunc(sorted, func(a, b objstore.Part) int { return a.Number - b.Number })
 	var total int64
-	for i, p := range sorted {
-		if i > 0 && p.Number == sorted[i-1].Number {
+	for i, p := range parts {
+		if i > 0 && p.Number == parts[i-1].Number {
 			return fmt.Errorf("local: complete multipart upload of %q: part %d listed twice", key, p.Number)
 		}
 		if p.Offset != total || p.Size < 0 {
@@ -328,11 +326,5 @@ func (s *Store) ListMultipartUploads(ctx context.Context, prefix string) ([]objs
 	if listErr != nil {
 		return nil, listErr
 	}
-	slices.SortFunc(ups, func(a, b objstore.Upload) int {
-		if c := strings.Compare(a.Key, b.Key); c != 0 {
-			return c
-		}
-		return strings.Compare(a.UploadID, b.UploadID)
-	})
 	return ups, nil
 }

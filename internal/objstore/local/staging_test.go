@@ -300,7 +300,7 @@ func TestOpenPassesNoFsync(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := st.(*Store).noFsync; got != no {
+		if got := objstore.Unwrap(st).(*Store).noFsync; got != no {
 			t.Errorf("Open(NoFsync %v) gave a store with noFsync %v", no, got)
 		}
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
-// Every retry the SDK makes is counted in objstore.Retries, whatever made it
+// Every retry the SDK makes is counted in Options.Retries, whatever made it
 // retry (SlowDown, 5xx, a reset connection), and a request that succeeds
 // first time or fails for good without retrying counts nothing.
 func TestRetriesCounted(t *testing.T) {
@@ -62,7 +62,8 @@ func TestRetriesCounted(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	s, err := open(t.Context(), objstore.Location{Scheme: "s3", Bucket: "bkt"}, objstore.Options{Endpoint: srv.URL}, func(o *awss3.Options) {
+	var retries objstore.RetryCounter
+	s, err := open(t.Context(), objstore.Location{Scheme: "s3", Bucket: "bkt"}, objstore.Options{Endpoint: srv.URL, Retries: &retries}, func(o *awss3.Options) {
 		o.Retryer = retry.AddWithMaxBackoffDelay(o.Retryer, time.Millisecond)
 	})
 	if err != nil {
@@ -88,11 +89,11 @@ func TestRetriesCounted(t *testing.T) {
 		calls.Store(0)
 		fail.Store(tc.fail)
 		mode.Store(tc.mode)
-		before := objstore.Retries()
+		before := retries.Load()
 		if err := tc.operation(); (err != nil) != tc.wantErr {
 			t.Errorf("%s ×%d: error %v, want error: %v", tc.mode, tc.fail, err, tc.wantErr)
 		}
-		if got := objstore.Retries() - before; got != tc.want {
+		if got := retries.Load() - before; got != tc.want {
 			t.Errorf("%s ×%d: %d retries counted, want %d", tc.mode, tc.fail, got, tc.want)
 		}
 	}

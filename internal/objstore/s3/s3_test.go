@@ -42,9 +42,9 @@ type server struct {
 func testServer(t *testing.T) server {
 	t.Helper()
 	srv := server{
-		endpoint: objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ENDPOINT"),
-		access:   objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_ACCESS_KEY"),
-		secret:   objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3_SECRET_KEY"),
+		endpoint: objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ENDPOINT"),
+		access:   objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_ACCESS_KEY"),
+		secret:   objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3_SECRET_KEY"),
 	}
 	isolateEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.access)
@@ -135,7 +135,7 @@ func (srv server) open(t *testing.T, bucket string) *Store {
 	if err != nil {
 		t.Fatalf("Open(s3://%s): %v", bucket, err)
 	}
-	s, ok := st.(*Store)
+	s, ok := objstore.Unwrap(st).(*Store)
 	if !ok {
 		t.Fatalf("Open returned %T, want *s3.Store", st)
 	}
@@ -202,7 +202,7 @@ func TestEndpointFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := st.(*Store)
+	s := objstore.Unwrap(st).(*Store)
 	// The configured region is only a default: the server names the
 	// bucket's own region (versitygw: us-east-1), and requests are signed
 	// for that, or versitygw would refuse them.
@@ -218,7 +218,7 @@ func TestEndpointFromEnv(t *testing.T) {
 // whatever region the environment names: Open asks the server.
 func TestServerInAnotherRegion(t *testing.T) {
 	srv := testServer(t)
-	endpoint := objstoretest.ServerEnv(t, "SKYPLANE_TEST_S3B_ENDPOINT")
+	endpoint := objstoretest.ServerEnv(t, os.Getenv, "SKYPLANE_TEST_S3B_ENDPOINT")
 	t.Setenv("AWS_REGION", "us-east-1")
 	west := awss3.New(awss3.Options{Region: "us-west-2", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(srv.access, srv.secret, "")})
@@ -527,7 +527,7 @@ func TestRequesterPaysHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := st.(*Store)
+	s := objstore.Unwrap(st).(*Store)
 	var seen []string
 	s.client = awss3.New(s.client.Options(), func(o *awss3.Options) {
 		o.HTTPClient = recordingClient{next: o.HTTPClient, seen: &seen}
