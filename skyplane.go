@@ -84,9 +84,10 @@ type Client struct {
 	cfg      Config
 	log      *slog.Logger
 	provider func() compute.Provider
-	test     gateway.TestHooks
-	dir      string
-	filter   *Filter
+	// test is set only by WithFrameFaults (builds tagged skyplane_faults).
+	test   gateway.TestHooks
+	dir    string
+	filter *Filter
 }
 
 // Option adjusts a Client.
@@ -94,9 +95,6 @@ type Option func(*Client)
 
 // WithLogger sends the client's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
-
-// WithTestHooks injects gateway faults (tests only).
-func WithTestHooks(h gateway.TestHooks) Option { return func(c *Client) { c.test = h } }
 
 // WithDir puts gateway logs and stats of the next dataplane in dir.
 func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }

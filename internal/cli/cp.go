@@ -17,7 +17,6 @@ import (
 
 	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/config"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
 
@@ -188,14 +187,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := installFaultHooks(); err != nil {
+	opts, err := faultOptions()
+	if err != nil {
 		return err
 	}
 	out := newPrinter(e, f.jsonOut)
-	var opts []skyplane.Option
-	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {
-		opts = append(opts, skyplane.WithTestHooks(hooks))
-	}
 	flt, err := f.filter(e, !f.confirm && !cfg.Autoconfirm && !f.dryRun)
 	if err != nil {
 		return err
@@ -371,16 +367,4 @@ func schemeOf(u string) string {
 		return u[:i]
 	}
 	return "local"
-}
-
-// testHooksFromEnv lets end-to-end tests inject faults into the gateways.
-func testHooksFromEnv() gateway.TestHooks {
-	var h gateway.TestHooks
-	if v := os.Getenv("SKYPLANE_TEST_CORRUPT_FRAMES"); v != "" {
-		fmt.Sscan(v, &h.CorruptFrames)
-	}
-	if v := os.Getenv("SKYPLANE_TEST_FRAME_DELAY_MS"); v != "" {
-		fmt.Sscan(v, &h.FrameDelayMS)
-	}
-	return h
 }
