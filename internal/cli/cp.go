@@ -143,7 +143,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return err
 	}
 	start := time.Now()
-	pruneState(config.StateDir(), start)
+	skyplane.PruneState(config.StateDir(), start)
 	var res *skyplane.Result
 	defer func() {
 		rec := usage.Record{Command: anonymousCommand(cmd), RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
