@@ -160,24 +160,38 @@ func (c *Client) Sync(ctx context.Context, src, dst string, opts SyncOptions) (*
 	return c.runJob(ctx, job, opts.Gateways, opts.Progress)
 }
 
-// PreviewCopy counts what Copy/Broadcast would move and keeps the first
-// maxSamples lines; each, if set, sees every line (a dry run).
-func (c *Client) PreviewCopy(ctx context.Context, src string, dsts []string, recursive bool, maxSamples int, each func(Sample)) (Preview, error) {
-	job, err := c.job(src, dsts, recursive)
+// PreviewOptions tune PreviewCopy and PreviewSync.
+type PreviewOptions struct {
+	// Recursive previews a copy of every object under the source folder
+	// (PreviewCopy; a sync is always recursive).
+	Recursive bool
+	// Delete previews a sync that removes what the source lacks
+	// (PreviewSync).
+	Delete bool
+	// MaxSamples is how many lines Preview.Samples keeps.
+	MaxSamples int
+	// Each, when set, sees every line (a dry run prints them).
+	Each func(Sample)
+}
+
+// PreviewCopy counts what Copy/Broadcast would move, without starting a
+// gateway.
+func (c *Client) PreviewCopy(ctx context.Context, src string, dsts []string, opts PreviewOptions) (Preview, error) {
+	job, err := c.job(src, dsts, opts.Recursive)
 	if err != nil {
 		return Preview{}, err
 	}
-	return c.preview(ctx, job, maxSamples, each)
+	return c.preview(ctx, job, opts.MaxSamples, opts.Each)
 }
 
 // PreviewSync counts what Sync would copy and delete.
-func (c *Client) PreviewSync(ctx context.Context, src, dst string, del bool, maxSamples int, each func(Sample)) (Preview, error) {
+func (c *Client) PreviewSync(ctx context.Context, src, dst string, opts PreviewOptions) (Preview, error) {
 	job, err := c.job(src, []string{dst}, true)
 	if err != nil {
 		return Preview{}, err
 	}
-	job.Sync, job.Delete = true, del
-	return c.preview(ctx, job, maxSamples, each)
+	job.Sync, job.Delete = true, opts.Delete
+	return c.preview(ctx, job, opts.MaxSamples, opts.Each)
 }
 
 func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
@@ -211,11 +225,17 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 	return job, nil
 }
 
-func (c *Client) gateways(n int) int {
-	if n == 0 {
-		n = c.cfg.MaxInstances
+// gateways is the count of gateways per region for n (0: the config's
+// max_instances), checked against max_instances' range.
+func (c *Client) gateways(n int) (int, error) {
+	cfg := c.cfg
+	if n != 0 {
+		cfg.MaxInstances = n
 	}
-	return n
+	if err := cfg.Validate(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return cfg.MaxInstances, nil
 }
 
 func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*dataplane.Dataplane, error) {
@@ -223,13 +243,11 @@ func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*d
 	for _, d := range job.Dsts {
 		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
 	}
-	// Gateways per region obey max_instances' range however they are given.
-	cfg := c.cfg
-	cfg.MaxInstances = c.gateways(n)
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	n, err := c.gateways(n)
+	if err != nil {
+		return nil, err
 	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, cfg.MaxInstances)
+	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, n)
 	if err != nil {
 		return nil, err
 	}
@@ -263,13 +281,21 @@ type PlanGroup struct {
 	Gateways int
 }
 
+// PlanOptions tune Plan.
+type PlanOptions struct {
+	// Recursive plans a copy of every object under the source folder.
+	Recursive bool
+	// Gateways per region; 0 means the config's max_instances.
+	Gateways int
+}
+
 // Plan says where the gateways of a copy from src to dsts would run.
-func (c *Client) Plan(ctx context.Context, src string, dsts []string, recursive bool, n int) ([]PlanGroup, error) {
-	job, err := c.job(src, dsts, recursive)
+func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanOptions) ([]PlanGroup, error) {
+	job, err := c.job(src, dsts, opts.Recursive)
 	if err != nil {
 		return nil, err
 	}
-	dp, err := c.newDataplane(ctx, job, n)
+	dp, err := c.newDataplane(ctx, job, opts.Gateways)
 	if err != nil {
 		return nil, err
 	}

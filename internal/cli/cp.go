@@ -209,7 +209,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	}
 
 	if f.dryRun {
-		p, err := client.PreviewSync(ctx, src, dsts[0], f.del, 0, out.dryRunLine)
+		p, err := client.PreviewSync(ctx, src, dsts[0], skyplane.PreviewOptions{Delete: f.del, Each: out.dryRunLine})
 		if err != nil {
 			return early(err)
 		}
@@ -222,16 +222,16 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if !f.confirm && !cfg.Autoconfirm {
 		var p skyplane.Preview
 		if isSync {
-			p, err = client.PreviewSync(ctx, src, dsts[0], f.del, 5, nil)
+			p, err = client.PreviewSync(ctx, src, dsts[0], skyplane.PreviewOptions{Delete: f.del, MaxSamples: 5})
 		} else {
-			p, err = client.PreviewCopy(ctx, src, dsts, f.recursive, 5, nil)
+			p, err = client.PreviewCopy(ctx, src, dsts, skyplane.PreviewOptions{Recursive: f.recursive, MaxSamples: 5})
 		}
 		if err != nil {
 			return early(err)
 		}
 		preview = &p
 	}
-	groups, err := client.Plan(ctx, src, dsts, f.recursive, gateways)
+	groups, err := client.Plan(ctx, src, dsts, skyplane.PlanOptions{Recursive: f.recursive, Gateways: gateways})
 	if err != nil {
 		return early(err)
 	}
