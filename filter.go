@@ -1,6 +1,7 @@
 package skyplane
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -12,6 +13,10 @@ import (
 // within a path element, "**" across elements) and an optional list of
 // keys. Sync --delete never deletes what a filter leaves out.
 type Filter = dataplane.Filter
+
+// ErrFilterNotRecursive: a Filter selects objects under a folder, so it
+// needs a recursive copy or a sync (it is wrapped with ErrInvalidInput).
+var ErrFilterNotRecursive = errors.New("a filter selects objects under a folder: it applies to recursive copies and syncs only")
 
 // MaxFilesFrom is the most keys a files-from list may hold.
 const MaxFilesFrom = dataplane.MaxFilesFrom

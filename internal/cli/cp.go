@@ -301,6 +301,8 @@ func applyFlagKeys(cmd *cobra.Command, cfg *config.Config) error {
 // classify maps library errors to exit classes.
 func classify(err error) error {
 	switch {
+	case errors.Is(err, skyplane.ErrFilterNotRecursive):
+		return usageErr(errors.New("--include, --exclude and --files-from select objects under a folder: use them with cp -r or sync"))
 	case errors.Is(err, skyplane.ErrVerify):
 		return verifyError{err}
 	case errors.Is(err, skyplane.ErrInvalidInput):
