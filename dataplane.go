@@ -74,7 +74,7 @@ func (c *Client) Dataplane(opts DataplaneOptions) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,8 @@ func (dp *Dataplane) Run(ctx context.Context, progress func(Progress)) (*Result,
 	if len(jobs) == 0 {
 		return nil, errors.New("nothing queued: call QueueCopy or QueueSync first")
 	}
-	res, err := dp.inner.Run(ctx, jobs, progress)
+	inner, err := dp.inner.Run(ctx, jobs, progressFunc(progress))
+	res := resultOf(inner)
 	if err != nil {
 		// res is set when the transfer ran but left objects out
 		// (ErrObjectsFailed): it says what landed and what failed.

@@ -113,7 +113,7 @@ func (c *Client) abortUpload(ctx context.Context, u dataplane.JournalUpload) err
 	}
 	opts := objstore.Options{RequesterPays: c.cfg.RequesterPays}
 	if loc.Scheme == objstore.SchemeS3 {
-		opts.Endpoint = c.cfg.S3EndpointFor(loc.Bucket)
+		opts.Endpoint = c.cfg.internal().S3EndpointFor(loc.Bucket)
 	}
 	st, err := objstore.Open(ctx, loc, opts)
 	if err != nil {

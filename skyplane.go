@@ -18,7 +18,6 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
-	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
@@ -31,39 +30,25 @@ import (
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/s3"
 )
 
-// Config holds every `skyplane config` key.
-type Config = config.Config
-
-// DefaultConfig returns the defaults of every key.
-func DefaultConfig() Config { return config.Default() }
-
-// LoadConfig reads the user's config file ($SKYPLANE_CONFIG or ~/.skyplane/config).
-func LoadConfig() (Config, error) { return config.Load(config.Path()) }
-
-// Progress is a snapshot of a running transfer.
-type Progress = dataplane.Progress
-
-// Result summarises a finished transfer.
-type Result = dataplane.Result
-
-// Preview counts what a transfer would move.
-type Preview = dataplane.Preview
-
-// Sample is one "src => dst (size)" line of a plan.
-type Sample = dataplane.Sample
-
-// Failure is one object a transfer left out, with the reason.
-type Failure = dataplane.Failure
-
-// Errors callers may branch on with errors.Is.
+// Errors callers may branch on with errors.Is. Transfer errors wrap them,
+// with the object or bucket named in the message.
 var (
-	ErrNotFound         = objstore.ErrNotFound
-	ErrBucketNotFound   = objstore.ErrBucketNotFound
-	ErrAccessDenied     = objstore.ErrAccessDenied
+	// ErrNotFound: an object does not exist.
+	ErrNotFound = objstore.ErrNotFound
+	// ErrBucketNotFound: a bucket or container does not exist.
+	ErrBucketNotFound = objstore.ErrBucketNotFound
+	// ErrAccessDenied: the store refused the credentials.
+	ErrAccessDenied = objstore.ErrAccessDenied
+	// ErrChecksumMismatch: a store refused an upload whose checksum did
+	// not match the data.
 	ErrChecksumMismatch = objstore.ErrChecksumMismatch
-	ErrNoObjects        = dataplane.ErrNoObjects
-	ErrIsPrefix         = dataplane.ErrIsPrefix
-	ErrVerify           = dataplane.ErrVerify
+	// ErrNoObjects: a recursive source holds no object.
+	ErrNoObjects = dataplane.ErrNoObjects
+	// ErrIsPrefix: a one-object copy names a folder; copy it recursively.
+	ErrIsPrefix = dataplane.ErrIsPrefix
+	// ErrVerify: the destinations were checked after the transfer and
+	// some object is missing or differs.
+	ErrVerify = dataplane.ErrVerify
 	// ErrChecksum: a destination's checksum differs from the source's
 	// (wrapped together with ErrVerify).
 	ErrChecksum = dataplane.ErrChecksum
@@ -75,7 +60,7 @@ var (
 	// Result.Failed names (keys a destination cannot hold); the Result is
 	// returned with it.
 	ErrObjectsFailed = dataplane.ErrObjectsFailed
-	// ErrInvalidInput wraps malformed URLs and arguments.
+	// ErrInvalidInput wraps malformed URLs, options and config values.
 	ErrInvalidInput = errors.New("invalid input")
 )
 
@@ -87,7 +72,7 @@ type Client struct {
 	// test is set only by WithFrameFaults (builds tagged skyplane_faults).
 	test   gateway.TestHooks
 	dir    string
-	filter *Filter
+	filter *dataplane.Filter
 }
 
 // Option adjusts a Client.
@@ -199,7 +184,8 @@ func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int,
 	if err != nil {
 		return Preview{}, err
 	}
-	return dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, each)
+	p, err := dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, sampleFunc(each))
+	return previewOf(p), err
 }
 
 func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, error) {
@@ -241,17 +227,17 @@ func (c *Client) gateways(n int) (int, error) {
 func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*dataplane.Dataplane, error) {
 	var dsts []string
 	for _, d := range job.Dsts {
-		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
+		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg.internal()))
 	}
 	n, err := c.gateways(n)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, n)
+	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg.internal()), dsts, n)
 	if err != nil {
 		return nil, err
 	}
-	return dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
 }
 
 func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress func(Progress)) (res *Result, err error) {

@@ -29,7 +29,7 @@ func newConfig(e *env) *cobra.Command {
 			if err := exactArgs(2)(cmd, args); err != nil {
 				return err
 			}
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func newConfig(e *env) *cobra.Command {
 			return keyNames(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func newConfig(e *env) *cobra.Command {
 		Short: "Print every key and its value",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -98,6 +98,16 @@ var cloudOnlyKeys = map[string]bool{
 }
 
 const cloudOnlyNote = "applies to cloud gateways (not in this build): no effect"
+
+// loadConfigFile reads the config file to edit or list it: the public
+// Config has no file of its own. A bad file is a usage error naming it.
+func loadConfigFile() (config.Config, error) {
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return cfg, usageErr(err)
+	}
+	return cfg, nil
+}
 
 func keyNames() []string {
 	var out []string

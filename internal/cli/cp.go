@@ -160,7 +160,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			// The class only: messages name paths and buckets.
 			rec.Error = exitKind(exitCode(err))
 		}
-		usage.Save(cfg, rec)
+		usage.Save(config.Config(cfg), rec)
 	}()
 	if force, _ := cmd.Flags().GetBool("force"); force {
 		f.confirm = true
@@ -281,7 +281,7 @@ var flagKeys = []struct{ flag, key string }{
 }
 
 // applyFlagKeys sets each given flag's config key in cfg.
-func applyFlagKeys(cmd *cobra.Command, cfg *config.Config) error {
+func applyFlagKeys(cmd *cobra.Command, cfg *skyplane.Config) error {
 	for _, fk := range flagKeys {
 		fl := cmd.Flags().Lookup(fk.flag)
 		if fl == nil || !fl.Changed {
