@@ -4,7 +4,9 @@ import (
 	"go/build"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,5 +44,35 @@ func TestCLIGoesThroughThePublicAPI(t *testing.T) {
 				t.Errorf("%s imports the gateway daemon: only the gateway subcommand (gateway.go) may", name)
 			}
 		}
+	}
+}
+
+// TestNoTestHooksInTheDefaultBuild: the SKYPLANE_TEST_* fault hooks are
+// read only by files built with -tags skyplane_faults, in the CLI and in
+// the root package alike.
+func TestNoTestHooksInTheDefaultBuild(t *testing.T) {
+	for _, dir := range []string{".", filepath.Join("..", "..")} {
+		pkg, err := build.Default.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range pkg.GoFiles {
+			b, err := os.ReadFile(filepath.Join(pkg.Dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "SKYPLANE_TEST_") || strings.Contains(string(b), "TestHooks{") {
+				t.Errorf("%s (default build) reads a fault-injection test hook", filepath.Join(dir, name))
+			}
+		}
+	}
+	tagged := build.Default
+	tagged.BuildTags = []string{"skyplane_faults"}
+	pkg, err := tagged.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pkg.GoFiles, "faults_on.go") {
+		t.Errorf("faults_on.go is not in the skyplane_faults build: %v", pkg.GoFiles)
 	}
 }
