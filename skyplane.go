@@ -98,13 +98,15 @@ func NewClient(cfg Config, opts ...Option) *Client {
 // Config is the client's configuration.
 func (c *Client) Config() Config { return c.cfg }
 
-// CopyOptions tune Copy.
+// CopyOptions tune Copy and Broadcast.
 type CopyOptions struct {
+	// Recursive copies every object under the source folder; without it
+	// the source names one object.
 	Recursive bool
 	// NoResume sends everything again even if an interrupted run of the
 	// same copy left work to continue.
 	NoResume bool
-	// Gateways per region (-n); 0 means the config's max_instances.
+	// Gateways per region; 0 means the config's max_instances.
 	Gateways int
 	// Progress, when set, is called periodically during the transfer.
 	Progress func(Progress)
@@ -112,9 +114,14 @@ type CopyOptions struct {
 
 // SyncOptions tune Sync.
 type SyncOptions struct {
-	Delete   bool
+	// Delete removes destination objects the source lacks (never what a
+	// Filter leaves out).
+	Delete bool
+	// NoResume: as in CopyOptions.
 	NoResume bool
+	// Gateways per region; 0 means the config's max_instances.
 	Gateways int
+	// Progress, when set, is called periodically during the transfer.
 	Progress func(Progress)
 }
 
