@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/planner"
@@ -19,33 +18,63 @@ type Dataplane struct {
 	inner *dataplane.Dataplane
 	mu    sync.Mutex
 	jobs  []dataplane.Job
+	// provisioned makes Provision idempotent: AutoDeprovision provisions,
+	// and code written for the Python client calls Provision inside it.
+	provisioned bool
 }
 
-// Dataplane plans n gateways per region between two regions. Cloud "local"
-// with region "" is the embedded default (gateway processes on this machine).
-func (c *Client) Dataplane(srcCloud, srcRegion, dstCloud, dstRegion string, n int) (*Dataplane, error) {
-	tag := func(cloud, region, side string) (string, error) {
-		switch {
-		case cloud == "local" && region == "":
-			return "local:" + side, nil
-		case cloud == "":
-			return "", errors.New("cloud is empty: use local, aws, gcp or azure")
-		}
-		return cloud + ":" + region, nil
+// Region is where a group of gateways runs: a cloud ("local", "aws",
+// "gcp", "azure") and one of its regions. The zero Region is the embedded
+// default: gateway processes on this machine.
+type Region struct {
+	Cloud  string
+	Region string
+}
+
+// DataplaneOptions say where a Dataplane's gateways run. It reads like the
+// Python client's dataplane("aws", "us-east-1", "aws", "us-east-2", n_vms=2):
+//
+//	client.Dataplane(skyplane.DataplaneOptions{
+//		Src: skyplane.Region{Cloud: "aws", Region: "us-east-1"},
+//		Dst: skyplane.Region{Cloud: "aws", Region: "us-east-2"},
+//		Gateways: 2,
+//	})
+type DataplaneOptions struct {
+	// Src and Dst are the regions of the source and destination gateways.
+	Src, Dst Region
+	// Gateways per region; 0 means the config's max_instances.
+	Gateways int
+}
+
+func (r Region) tag(side string) (string, error) {
+	switch {
+	case r == Region{}, r.Cloud == "local" && r.Region == "":
+		return "local:" + side, nil
+	case r.Cloud == "":
+		return "", fmt.Errorf("%w: %s region %q has no cloud: use local, aws, gcp or azure", ErrInvalidInput, side, r.Region)
 	}
-	src, err := tag(srcCloud, srcRegion, "src")
+	return r.Cloud + ":" + r.Region, nil
+}
+
+// Dataplane plans the gateways of opts; Provision starts them.
+func (c *Client) Dataplane(opts DataplaneOptions) (*Dataplane, error) {
+	src, err := opts.Src.tag("src")
 	if err != nil {
 		return nil, err
 	}
-	dst, err := tag(dstCloud, dstRegion, "dst")
+	dst, err := opts.Dst.tag("dst")
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planner.Direct(src, []string{dst}, c.gateways(n))
+	n, err := c.gateways(opts.Gateways)
 	if err != nil {
 		return nil, err
 	}
-	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	plan, err := planner.Direct(src, []string{dst}, n)
+	if err != nil {
+		return nil, err
+	}
+	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +96,26 @@ func (dp *Dataplane) Gateways() int {
 	return n
 }
 
-// Provision starts the gateways.
-func (dp *Dataplane) Provision(ctx context.Context) error { return dp.inner.Provision(ctx) }
+// Provision starts the gateways. Once they run (inside AutoDeprovision
+// too, which provisions by itself) it does nothing and returns nil.
+func (dp *Dataplane) Provision(ctx context.Context) error {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	if dp.provisioned {
+		return nil
+	}
+	if err := dp.inner.Provision(ctx); err != nil {
+		return err
+	}
+	dp.provisioned = true
+	return nil
+}
 
 // Deprovision stops every gateway. Safe to call more than once.
 func (dp *Dataplane) Deprovision(ctx context.Context) error {
+	dp.mu.Lock()
+	dp.provisioned = false
+	dp.mu.Unlock()
 	return dp.inner.Deprovision(context.WithoutCancel(ctx))
 }
 
@@ -93,22 +137,40 @@ func (dp *Dataplane) AutoDeprovision(ctx context.Context, fn func(*Dataplane) er
 	return fn(dp)
 }
 
+// QueueCopyOptions tune QueueCopy.
+type QueueCopyOptions struct {
+	// Recursive copies every object under the source folder.
+	Recursive bool
+	// NoResume sends everything again even if an interrupted run of the
+	// same copy left work to continue.
+	NoResume bool
+}
+
+// QueueSyncOptions tune QueueSync.
+type QueueSyncOptions struct {
+	// Delete removes destination objects the source lacks.
+	Delete bool
+	// NoResume: as in QueueCopyOptions.
+	NoResume bool
+}
+
 // QueueCopy queues a copy of src to dst for the next Run.
-func (dp *Dataplane) QueueCopy(src, dst string, recursive bool) error {
-	job, err := dp.c.job(src, []string{dst}, recursive)
+func (dp *Dataplane) QueueCopy(src, dst string, opts QueueCopyOptions) error {
+	job, err := dp.c.job(src, []string{dst}, opts.Recursive)
 	if err != nil {
 		return err
 	}
+	job.NoResume = opts.NoResume
 	return dp.queue(job)
 }
 
 // QueueSync queues a sync of src to dst for the next Run.
-func (dp *Dataplane) QueueSync(src, dst string, del bool) error {
+func (dp *Dataplane) QueueSync(src, dst string, opts QueueSyncOptions) error {
 	job, err := dp.c.job(src, []string{dst}, true)
 	if err != nil {
 		return err
 	}
-	job.Sync, job.Delete = true, del
+	job.Sync, job.Delete, job.NoResume = true, opts.Delete, opts.NoResume
 	return dp.queue(job)
 }
 
@@ -128,48 +190,12 @@ func (dp *Dataplane) Run(ctx context.Context, progress func(Progress)) (*Result,
 	if len(jobs) == 0 {
 		return nil, errors.New("nothing queued: call QueueCopy or QueueSync first")
 	}
-	res, err := dp.inner.Run(ctx, jobs, progress)
+	inner, err := dp.inner.Run(ctx, jobs, progressFunc(progress))
+	res := resultOf(inner)
 	if err != nil {
 		// res is set when the transfer ran but left objects out
 		// (ErrObjectsFailed): it says what landed and what failed.
 		return res, fmt.Errorf("transfer failed: %w", err)
 	}
 	return res, nil
-}
-
-// Tracker follows a transfer started by RunAsync.
-type Tracker struct {
-	done     chan struct{}
-	res      *Result
-	err      error
-	progress atomic.Pointer[Progress]
-}
-
-// RunAsync starts the queued jobs and returns at once.
-func (dp *Dataplane) RunAsync(ctx context.Context) *Tracker {
-	t := &Tracker{done: make(chan struct{})}
-	t.progress.Store(&Progress{})
-	go func() {
-		defer close(t.done)
-		t.res, t.err = dp.Run(ctx, func(p Progress) { t.progress.Store(&p) })
-	}()
-	return t
-}
-
-// Progress is the latest snapshot.
-func (t *Tracker) Progress() Progress { return *t.progress.Load() }
-
-// BytesRemaining is what is known to be left; it grows while listing streams.
-func (t *Tracker) BytesRemaining() int64 {
-	p := t.Progress()
-	return p.BytesTotal - p.BytesDone
-}
-
-// Done is closed when the transfer ends.
-func (t *Tracker) Done() <-chan struct{} { return t.done }
-
-// Wait blocks until the transfer ends.
-func (t *Tracker) Wait() (*Result, error) {
-	<-t.done
-	return t.res, t.err
 }

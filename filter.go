@@ -1,6 +1,7 @@
 package skyplane
 
 import (
+	"errors"
 	"fmt"
 	"io"
 
@@ -11,7 +12,11 @@ import (
 // relative to the source folder: include and exclude glob patterns ("*"
 // within a path element, "**" across elements) and an optional list of
 // keys. Sync --delete never deletes what a filter leaves out.
-type Filter = dataplane.Filter
+type Filter struct{ f *dataplane.Filter }
+
+// ErrFilterNotRecursive: a Filter selects objects under a folder, so it
+// needs a recursive copy or a sync (it is wrapped with ErrInvalidInput).
+var ErrFilterNotRecursive = errors.New("a filter selects objects under a folder: it applies to recursive copies and syncs only")
 
 // MaxFilesFrom is the most keys a files-from list may hold.
 const MaxFilesFrom = dataplane.MaxFilesFrom
@@ -23,9 +28,17 @@ func NewFilter(include, exclude []string, filesFrom io.Reader) (*Filter, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	return f, nil
+	return &Filter{f}, nil
 }
 
 // WithFilter selects, with f, the objects of every recursive copy and
 // sync the client runs or previews.
-func WithFilter(f *Filter) Option { return func(c *Client) { c.filter = f } }
+// A nil f selects everything.
+func WithFilter(f *Filter) Option {
+	return func(c *Client) {
+		c.filter = nil
+		if f != nil {
+			c.filter = f.f
+		}
+	}
+}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
-	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
@@ -31,39 +30,25 @@ import (
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/s3"
 )
 
-// Config holds every `skyplane config` key.
-type Config = config.Config
-
-// DefaultConfig returns the defaults of every key.
-func DefaultConfig() Config { return config.Default() }
-
-// LoadConfig reads the user's config file ($SKYPLANE_CONFIG or ~/.skyplane/config).
-func LoadConfig() (Config, error) { return config.Load(config.Path()) }
-
-// Progress is a snapshot of a running transfer.
-type Progress = dataplane.Progress
-
-// Result summarises a finished transfer.
-type Result = dataplane.Result
-
-// Preview counts what a transfer would move.
-type Preview = dataplane.Preview
-
-// Sample is one "src => dst (size)" line of a plan.
-type Sample = dataplane.Sample
-
-// Failure is one object a transfer left out, with the reason.
-type Failure = dataplane.Failure
-
-// Errors callers may branch on with errors.Is.
+// Errors callers may branch on with errors.Is. Transfer errors wrap them,
+// with the object or bucket named in the message.
 var (
-	ErrNotFound         = objstore.ErrNotFound
-	ErrBucketNotFound   = objstore.ErrBucketNotFound
-	ErrAccessDenied     = objstore.ErrAccessDenied
+	// ErrNotFound: an object does not exist.
+	ErrNotFound = objstore.ErrNotFound
+	// ErrBucketNotFound: a bucket or container does not exist.
+	ErrBucketNotFound = objstore.ErrBucketNotFound
+	// ErrAccessDenied: the store refused the credentials.
+	ErrAccessDenied = objstore.ErrAccessDenied
+	// ErrChecksumMismatch: a store refused an upload whose checksum did
+	// not match the data.
 	ErrChecksumMismatch = objstore.ErrChecksumMismatch
-	ErrNoObjects        = dataplane.ErrNoObjects
-	ErrIsPrefix         = dataplane.ErrIsPrefix
-	ErrVerify           = dataplane.ErrVerify
+	// ErrNoObjects: a recursive source holds no object.
+	ErrNoObjects = dataplane.ErrNoObjects
+	// ErrIsPrefix: a one-object copy names a folder; copy it recursively.
+	ErrIsPrefix = dataplane.ErrIsPrefix
+	// ErrVerify: the destinations were checked after the transfer and
+	// some object is missing or differs.
+	ErrVerify = dataplane.ErrVerify
 	// ErrChecksum: a destination's checksum differs from the source's
 	// (wrapped together with ErrVerify).
 	ErrChecksum = dataplane.ErrChecksum
@@ -75,7 +60,7 @@ var (
 	// Result.Failed names (keys a destination cannot hold); the Result is
 	// returned with it.
 	ErrObjectsFailed = dataplane.ErrObjectsFailed
-	// ErrInvalidInput wraps malformed URLs and arguments.
+	// ErrInvalidInput wraps malformed URLs, options and config values.
 	ErrInvalidInput = errors.New("invalid input")
 )
 
@@ -84,9 +69,10 @@ type Client struct {
 	cfg      Config
 	log      *slog.Logger
 	provider func() compute.Provider
-	test     gateway.TestHooks
-	dir      string
-	filter   *Filter
+	// test is set only by WithFrameFaults (builds tagged skyplane_faults).
+	test   gateway.TestHooks
+	dir    string
+	filter *dataplane.Filter
 }
 
 // Option adjusts a Client.
@@ -94,9 +80,6 @@ type Option func(*Client)
 
 // WithLogger sends the client's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
-
-// WithTestHooks injects gateway faults (tests only).
-func WithTestHooks(h gateway.TestHooks) Option { return func(c *Client) { c.test = h } }
 
 // WithDir puts gateway logs and stats of the next dataplane in dir.
 func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
@@ -115,13 +98,15 @@ func NewClient(cfg Config, opts ...Option) *Client {
 // Config is the client's configuration.
 func (c *Client) Config() Config { return c.cfg }
 
-// CopyOptions tune Copy.
+// CopyOptions tune Copy and Broadcast.
 type CopyOptions struct {
+	// Recursive copies every object under the source folder; without it
+	// the source names one object.
 	Recursive bool
 	// NoResume sends everything again even if an interrupted run of the
 	// same copy left work to continue.
 	NoResume bool
-	// Gateways per region (-n); 0 means the config's max_instances.
+	// Gateways per region; 0 means the config's max_instances.
 	Gateways int
 	// Progress, when set, is called periodically during the transfer.
 	Progress func(Progress)
@@ -129,9 +114,14 @@ type CopyOptions struct {
 
 // SyncOptions tune Sync.
 type SyncOptions struct {
-	Delete   bool
+	// Delete removes destination objects the source lacks (never what a
+	// Filter leaves out).
+	Delete bool
+	// NoResume: as in CopyOptions.
 	NoResume bool
+	// Gateways per region; 0 means the config's max_instances.
 	Gateways int
+	// Progress, when set, is called periodically during the transfer.
 	Progress func(Progress)
 }
 
@@ -162,24 +152,38 @@ func (c *Client) Sync(ctx context.Context, src, dst string, opts SyncOptions) (*
 	return c.runJob(ctx, job, opts.Gateways, opts.Progress)
 }
 
-// PreviewCopy counts what Copy/Broadcast would move and keeps the first
-// maxSamples lines; each, if set, sees every line (a dry run).
-func (c *Client) PreviewCopy(ctx context.Context, src string, dsts []string, recursive bool, maxSamples int, each func(Sample)) (Preview, error) {
-	job, err := c.job(src, dsts, recursive)
+// PreviewOptions tune PreviewCopy and PreviewSync.
+type PreviewOptions struct {
+	// Recursive previews a copy of every object under the source folder
+	// (PreviewCopy; a sync is always recursive).
+	Recursive bool
+	// Delete previews a sync that removes what the source lacks
+	// (PreviewSync).
+	Delete bool
+	// MaxSamples is how many lines Preview.Samples keeps.
+	MaxSamples int
+	// Each, when set, sees every line (a dry run prints them).
+	Each func(Sample)
+}
+
+// PreviewCopy counts what Copy/Broadcast would move, without starting a
+// gateway.
+func (c *Client) PreviewCopy(ctx context.Context, src string, dsts []string, opts PreviewOptions) (Preview, error) {
+	job, err := c.job(src, dsts, opts.Recursive)
 	if err != nil {
 		return Preview{}, err
 	}
-	return c.preview(ctx, job, maxSamples, each)
+	return c.preview(ctx, job, opts.MaxSamples, opts.Each)
 }
 
 // PreviewSync counts what Sync would copy and delete.
-func (c *Client) PreviewSync(ctx context.Context, src, dst string, del bool, maxSamples int, each func(Sample)) (Preview, error) {
+func (c *Client) PreviewSync(ctx context.Context, src, dst string, opts PreviewOptions) (Preview, error) {
 	job, err := c.job(src, []string{dst}, true)
 	if err != nil {
 		return Preview{}, err
 	}
-	job.Sync, job.Delete = true, del
-	return c.preview(ctx, job, maxSamples, each)
+	job.Sync, job.Delete = true, opts.Delete
+	return c.preview(ctx, job, opts.MaxSamples, opts.Each)
 }
 
 func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
@@ -187,7 +191,8 @@ func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int,
 	if err != nil {
 		return Preview{}, err
 	}
-	return dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, each)
+	p, err := dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, sampleFunc(each))
+	return previewOf(p), err
 }
 
 func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, error) {
@@ -213,29 +218,33 @@ func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, 
 	return job, nil
 }
 
-func (c *Client) gateways(n int) int {
-	if n == 0 {
-		n = c.cfg.MaxInstances
+// gateways is the count of gateways per region for n (0: the config's
+// max_instances), checked against max_instances' range.
+func (c *Client) gateways(n int) (int, error) {
+	cfg := c.cfg
+	if n != 0 {
+		cfg.MaxInstances = n
 	}
-	return n
+	if err := cfg.Validate(); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return cfg.MaxInstances, nil
 }
 
 func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*dataplane.Dataplane, error) {
 	var dsts []string
 	for _, d := range job.Dsts {
-		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
+		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg.internal()))
 	}
-	// Gateways per region obey max_instances' range however they are given.
-	cfg := c.cfg
-	cfg.MaxInstances = c.gateways(n)
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
-	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, cfg.MaxInstances)
+	n, err := c.gateways(n)
 	if err != nil {
 		return nil, err
 	}
-	return dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg.internal()), dsts, n)
+	if err != nil {
+		return nil, err
+	}
+	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
 }
 
 func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress func(Progress)) (res *Result, err error) {
@@ -265,13 +274,21 @@ type PlanGroup struct {
 	Gateways int
 }
 
+// PlanOptions tune Plan.
+type PlanOptions struct {
+	// Recursive plans a copy of every object under the source folder.
+	Recursive bool
+	// Gateways per region; 0 means the config's max_instances.
+	Gateways int
+}
+
 // Plan says where the gateways of a copy from src to dsts would run.
-func (c *Client) Plan(ctx context.Context, src string, dsts []string, recursive bool, n int) ([]PlanGroup, error) {
-	job, err := c.job(src, dsts, recursive)
+func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanOptions) ([]PlanGroup, error) {
+	job, err := c.job(src, dsts, opts.Recursive)
 	if err != nil {
 		return nil, err
 	}
-	dp, err := c.newDataplane(ctx, job, n)
+	dp, err := c.newDataplane(ctx, job, opts.Gateways)
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,7 @@ func TestClientCopyErrors(t *testing.T) {
 func TestDataplaneQueueRunAsync(t *testing.T) {
 	dir := t.TempDir()
 	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
-	dp, err := client.Dataplane("local", "", "local", "", 2)
+	dp, err := client.Dataplane(skyplane.DataplaneOptions{Gateways: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +149,13 @@ func TestDataplaneQueueRunAsync(t *testing.T) {
 	filesB := map[string]string{"k/3": "three"}
 	tree(t, srcA, filesA)
 	tree(t, srcB, filesB)
-	if err := dp.QueueCopy(srcA, dst+"/a", true); err != nil {
+	if err := dp.QueueCopy(srcA, dst+"/a", skyplane.QueueCopyOptions{Recursive: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := dp.QueueCopy(srcB+"/k/3", dst+"/b/", false); err != nil {
+	if err := dp.QueueCopy(srcB+"/k/3", dst+"/b/", skyplane.QueueCopyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := dp.QueueSync(srcB, dst+"/c", false); err != nil {
+	if err := dp.QueueSync(srcB, dst+"/c", skyplane.QueueSyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tracker := dp.RunAsync(ctx)
@@ -168,8 +168,8 @@ func TestDataplaneQueueRunAsync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rem := tracker.BytesRemaining(); rem != 0 {
-		t.Errorf("bytes remaining after Wait = %d", rem)
+	if rem, known := tracker.BytesRemaining(); rem != 0 || !known {
+		t.Errorf("bytes remaining after Wait = %d (known %t), want 0 (known)", rem, known)
 	}
 	if res.Objects != 4 {
 		t.Errorf("objects = %d, want 4", res.Objects)
@@ -179,7 +179,7 @@ func TestDataplaneQueueRunAsync(t *testing.T) {
 	assertFiles(t, filepath.Join(dst, "c"), filesB)
 
 	// The same gateways serve a second run.
-	if err := dp.QueueSync(srcA, dst+"/a", false); err != nil {
+	if err := dp.QueueSync(srcA, dst+"/a", skyplane.QueueSyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res, err = dp.Run(ctx, nil)
@@ -202,7 +202,7 @@ func TestAutoDeprovision(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
-			dp, err := client.Dataplane("local", "", "local", "", 1)
+			dp, err := client.Dataplane(skyplane.DataplaneOptions{Src: skyplane.Region{Cloud: "local"}, Gateways: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package skyplane
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ import (
 // Every error names the problem and what to do instead.
 func validateJob(job dataplane.Job) error {
 	if job.Filter != nil && !job.Recursive {
-		return errors.New("--include, --exclude and --files-from select objects under a folder: use them with cp -r or sync")
+		return ErrFilterNotRecursive
 	}
 	src := realLocal(job.Src)
 	for i, dst := range job.Dsts {

@@ -106,6 +106,39 @@ func TestJobValidationIsInvalidInput(t *testing.T) {
 	}
 }
 
+// TestLibraryErrorsGiveNoFlagAdvice: a filter on a one-object copy is a
+// typed error the CLI maps to its flags; the library's own message names no
+// flag (a library user has none).
+func TestLibraryErrorsGiveNoFlagAdvice(t *testing.T) {
+	f, err := NewFilter([]string{"*"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(DefaultConfig(), WithFilter(f))
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"filter without recursive", func() error { _, err := c.job("s3://bkt/f", []string{"s3://out/f"}, false); return err }, ErrFilterNotRecursive},
+		{"gateways out of range", func() error { _, err := c.gateways(-1); return err }, ErrInvalidInput},
+		{"region without cloud", func() error {
+			_, err := c.Dataplane(DataplaneOptions{Src: Region{Region: "us-east-1"}})
+			return err
+		}, ErrInvalidInput},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if !errors.Is(err, tc.want) || !errors.Is(err, ErrInvalidInput) {
+				t.Fatalf("err = %v, want %v (and ErrInvalidInput)", err, tc.want)
+			}
+			if msg := err.Error(); strings.Contains(msg, " -") {
+				t.Errorf("library error gives CLI advice: %q", msg)
+			}
+		})
+	}
+}
+
 func mustParse(t *testing.T, s string) objstore.Location {
 	t.Helper()
 	l, err := objstore.ParseURL(s)

@@ -29,7 +29,7 @@ func newConfig(e *env) *cobra.Command {
 			if err := exactArgs(2)(cmd, args); err != nil {
 				return err
 			}
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -51,7 +51,7 @@ func newConfig(e *env) *cobra.Command {
 			return keyNames(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}
@@ -67,17 +67,46 @@ func newConfig(e *env) *cobra.Command {
 		Short: "Print every key and its value",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}
 			for _, kv := range cfg.List() {
+				if cloudOnlyKeys[kv[0]] {
+					fmt.Fprintf(e.stdout, "%s = %s\t# %s\n", kv[0], kv[1], cloudOnlyNote)
+					continue
+				}
 				fmt.Fprintf(e.stdout, "%s = %s\n", kv[0], kv[1])
 			}
 			return nil
 		},
 	})
 	return cmd
+}
+
+// cloudOnlyKeys are the keys that change nothing in this build: they
+// configure cloud gateway VMs and the native cloud copy (docs/config.md,
+// "later"). They are accepted so configs from the original keep working;
+// `config list` says so rather than let them look effective.
+var cloudOnlyKeys = map[string]bool{
+	"autoshutdown_minutes": true, "bbr": true,
+	"aws_default_region": true, "aws_instance_class": true, "aws_use_spot_instances": true,
+	"azure_default_region": true, "azure_instance_class": true, "azure_use_spot_instances": true,
+	"gcp_default_region": true, "gcp_instance_class": true, "gcp_service_account_name": true,
+	"gcp_use_premium_network": true, "gcp_use_spot_instances": true,
+	"native_cmd_enabled": true, "native_cmd_threshold_gb": true,
+}
+
+const cloudOnlyNote = "applies to cloud gateways (not in this build): no effect"
+
+// loadConfigFile reads the config file to edit or list it: the public
+// Config has no file of its own. A bad file is a usage error naming it.
+func loadConfigFile() (config.Config, error) {
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return cfg, usageErr(err)
+	}
+	return cfg, nil
 }
 
 func keyNames() []string {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/config"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
 
@@ -144,7 +143,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return err
 	}
 	start := time.Now()
-	pruneState(config.StateDir(), start)
+	skyplane.PruneState(config.StateDir(), start)
 	var res *skyplane.Result
 	defer func() {
 		rec := usage.Record{Command: anonymousCommand(cmd), RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
@@ -161,7 +160,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			// The class only: messages name paths and buckets.
 			rec.Error = exitKind(exitCode(err))
 		}
-		usage.Save(cfg, rec)
+		usage.Save(config.Config(cfg), rec)
 	}()
 	if force, _ := cmd.Flags().GetBool("force"); force {
 		f.confirm = true
@@ -188,14 +187,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if err := installFaultHooks(); err != nil {
+	opts, err := faultOptions()
+	if err != nil {
 		return err
 	}
 	out := newPrinter(e, f.jsonOut)
-	var opts []skyplane.Option
-	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {
-		opts = append(opts, skyplane.WithTestHooks(hooks))
-	}
 	flt, err := f.filter(e, !f.confirm && !cfg.Autoconfirm && !f.dryRun)
 	if err != nil {
 		return err
@@ -213,7 +209,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	}
 
 	if f.dryRun {
-		p, err := client.PreviewSync(ctx, src, dsts[0], f.del, 0, out.dryRunLine)
+		p, err := client.PreviewSync(ctx, src, dsts[0], skyplane.PreviewOptions{Delete: f.del, Each: out.dryRunLine})
 		if err != nil {
 			return early(err)
 		}
@@ -226,16 +222,16 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if !f.confirm && !cfg.Autoconfirm {
 		var p skyplane.Preview
 		if isSync {
-			p, err = client.PreviewSync(ctx, src, dsts[0], f.del, 5, nil)
+			p, err = client.PreviewSync(ctx, src, dsts[0], skyplane.PreviewOptions{Delete: f.del, MaxSamples: 5})
 		} else {
-			p, err = client.PreviewCopy(ctx, src, dsts, f.recursive, 5, nil)
+			p, err = client.PreviewCopy(ctx, src, dsts, skyplane.PreviewOptions{Recursive: f.recursive, MaxSamples: 5})
 		}
 		if err != nil {
 			return early(err)
 		}
 		preview = &p
 	}
-	groups, err := client.Plan(ctx, src, dsts, f.recursive, gateways)
+	groups, err := client.Plan(ctx, src, dsts, skyplane.PlanOptions{Recursive: f.recursive, Gateways: gateways})
 	if err != nil {
 		return early(err)
 	}
@@ -285,7 +281,7 @@ var flagKeys = []struct{ flag, key string }{
 }
 
 // applyFlagKeys sets each given flag's config key in cfg.
-func applyFlagKeys(cmd *cobra.Command, cfg *config.Config) error {
+func applyFlagKeys(cmd *cobra.Command, cfg *skyplane.Config) error {
 	for _, fk := range flagKeys {
 		fl := cmd.Flags().Lookup(fk.flag)
 		if fl == nil || !fl.Changed {
@@ -305,6 +301,8 @@ func applyFlagKeys(cmd *cobra.Command, cfg *config.Config) error {
 // classify maps library errors to exit classes.
 func classify(err error) error {
 	switch {
+	case errors.Is(err, skyplane.ErrFilterNotRecursive):
+		return usageErr(errors.New("--include, --exclude and --files-from select objects under a folder: use them with cp -r or sync"))
 	case errors.Is(err, skyplane.ErrVerify):
 		return verifyError{err}
 	case errors.Is(err, skyplane.ErrInvalidInput):
@@ -371,16 +369,4 @@ func schemeOf(u string) string {
 		return u[:i]
 	}
 	return "local"
-}
-
-// testHooksFromEnv lets end-to-end tests inject faults into the gateways.
-func testHooksFromEnv() gateway.TestHooks {
-	var h gateway.TestHooks
-	if v := os.Getenv("SKYPLANE_TEST_CORRUPT_FRAMES"); v != "" {
-		fmt.Sscan(v, &h.CorruptFrames)
-	}
-	if v := os.Getenv("SKYPLANE_TEST_FRAME_DELAY_MS"); v != "" {
-		fmt.Sscan(v, &h.FrameDelayMS)
-	}
-	return h
 }

@@ -15,7 +15,7 @@ func newInit(e *env) *cobra.Command {
 		Short: "Detect cloud credentials and write the config file",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig()
+			cfg, err := loadConfigFile()
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
@@ -153,9 +154,10 @@ connections, compressed, encrypted and checksummed.`,
 	return root
 }
 
-// loadConfig reads the config file; a bad file is a usage error naming it.
-func loadConfig() (config.Config, error) {
-	cfg, err := config.Load(config.Path())
+// loadConfig reads the config file through the public API, as a library
+// user would; a bad file is a usage error naming it.
+func loadConfig() (skyplane.Config, error) {
+	cfg, err := skyplane.LoadConfig()
 	if err != nil {
 		return cfg, usageErr(err)
 	}

@@ -12,10 +12,12 @@ import (
 
 // Build compiles cmd/skyplane into dir (by import path, so it works from any
 // package of the module) and returns the binary's path. With race it is
-// built with the race detector.
+// built with the race detector. It is always built with the skyplane_faults
+// tag: the tests inject faults through SKYPLANE_TEST_* variables that only
+// that build reads.
 func Build(dir string, race bool) (string, error) {
 	bin := filepath.Join(dir, "skyplane")
-	args := []string{"build", "-o", bin}
+	args := []string{"build", "-tags", "skyplane_faults", "-o", bin}
 	if race {
 		args = append(args, "-race")
 	}

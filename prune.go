@@ -1,4 +1,4 @@
-package cli
+package skyplane
 
 import (
 	"log/slog"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 )
 
 // What the state directory keeps of past runs: the newest keepRuns
@@ -19,10 +20,14 @@ const (
 	keepFor  = 7 * 24 * time.Hour
 )
 
-// pruneState removes old dataplane folders and usage records under the
-// state directory dir. A folder whose gateways still run is kept whatever
-// its age. Failures only cost disk space: they are logged, not returned.
-func pruneState(dir string, now time.Time) {
+// PruneState removes old dataplane folders and usage records under the
+// state directory dir ("" for the default). A folder whose gateways still
+// run is kept whatever its age. Failures only cost disk space: they are
+// logged, not returned.
+func PruneState(dir string, now time.Time) {
+	if dir == "" {
+		dir = config.StateDir()
+	}
 	pruneDir(filepath.Join(dir, "dataplanes"), now, func(p string) bool { return len(local.Running(p)) == 0 })
 	pruneDir(filepath.Join(dir, "usage"), now, func(string) bool { return true })
 }

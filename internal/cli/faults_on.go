@@ -1,3 +1,9 @@
+//go:build skyplane_faults
+
+// This file exists only in binaries built with -tags skyplane_faults (the
+// tests' binary, internal/testbin): the default build reads none of these
+// variables and carries no fault injection.
+
 package cli
 
 import (
@@ -11,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/faults"
 )
@@ -39,9 +46,29 @@ const (
 	envToxiproxyListen = "SKYPLANE_TEST_TOXIPROXY_LISTEN"
 )
 
-// installFaultHooks wires fault-injection test hooks from the environment
-// (tests only; see the e2e fault tests). It runs before a transfer starts.
-func installFaultHooks() error {
+// faultOptions wires fault-injection test hooks from the environment (see
+// the e2e fault tests) and returns the client options that carry the
+// gateway-side ones. It runs before a transfer starts.
+//
+//	SKYPLANE_TEST_CORRUPT_FRAMES  frames each gateway corrupts on the wire
+//	SKYPLANE_TEST_FRAME_DELAY_MS  delay before each frame a gateway sends
+func faultOptions() ([]skyplane.Option, error) {
+	var corrupt, delayMS int
+	if v := os.Getenv("SKYPLANE_TEST_CORRUPT_FRAMES"); v != "" {
+		fmt.Sscan(v, &corrupt)
+	}
+	if v := os.Getenv("SKYPLANE_TEST_FRAME_DELAY_MS"); v != "" {
+		fmt.Sscan(v, &delayMS)
+	}
+	var opts []skyplane.Option
+	if corrupt != 0 || delayMS != 0 {
+		opts = append(opts, skyplane.WithFrameFaults(corrupt, delayMS))
+	}
+	return opts, installRouteHook()
+}
+
+// installRouteHook routes gateway links through toxiproxy when asked.
+func installRouteHook() error {
 	api, spec := os.Getenv(envToxiproxy), os.Getenv(envToxics)
 	if api == "" || spec == "" {
 		return nil
