@@ -152,7 +152,7 @@ func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 			continue
 		}
 		cs.req = req
-		r.chunks[req.ID] = cs
+		r.table.add(cs)
 		reqs = append(reqs, req)
 	}
 	if prev == nil {

@@ -102,21 +102,6 @@ type objState struct {
 	gone bool
 }
 
-type chunkState struct {
-	req     chunk.Request
-	obj     *objState
-	pending map[string]bool // destination groups still to land
-	// Where the current attempt is, so a lost gateway's chunks can be sent
-	// again: the source gateway it was posted to, the next hop (data
-	// address) it was sent to per destination group, and when it was posted.
-	src   string
-	hops  map[string]string
-	since time.Time
-	// failures counts attempts the chunk failed itself; resends, attempts
-	// lost in transport. Each has its own limit.
-	failures, resends int
-}
-
 // jobStores are the opened stores of one job.
 type jobStores struct {
 	job     Job
@@ -139,7 +124,7 @@ type run struct {
 	start  time.Time
 
 	mu           sync.Mutex
-	chunks       map[chunk.ID]*chunkState
+	table        *chunkTable
 	outstanding  int        // objects dispatched and not finished
 	room         *sync.Cond // signalled when outstanding drops (on mu)
 	listingDone  bool
@@ -147,7 +132,6 @@ type run struct {
 	prog         Progress
 	result       Result
 	open         map[*objDest]bool // multipart uploads to abort on failure
-	lost         map[string]bool   // gateways declared lost
 	lostGateways int
 
 	dispatch chan chunk.Request
@@ -179,10 +163,9 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 			PartSize:  int64(cfg.MultipartChunkSizeMB) << 20,
 			MaxParts:  cfg.MultipartMaxChunks,
 		},
-		chunks:      map[chunk.ID]*chunkState{},
+		table:       newChunkTable(maxAttempts, maxResends),
 		finished:    make(chan struct{}),
 		open:        map[*objDest]bool{},
-		lost:        map[string]bool{},
 		dispatch:    make(chan chunk.Request, dispatchBatch),
 		retrySig:    make(chan struct{}, 1),
 		completeSem: make(chan struct{}, completers),
