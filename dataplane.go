@@ -18,7 +18,7 @@ type Dataplane struct {
 	c     *Client
 	inner *dataplane.Dataplane
 	mu    sync.Mutex
-	jobs  []dataplane.Job
+	jobs  []*dataplane.Resolved
 }
 
 // Dataplane plans n gateways per region between two regions. Cloud "local"
@@ -114,7 +114,7 @@ func (dp *Dataplane) QueueSync(src, dst string, del bool) error {
 
 func (dp *Dataplane) queue(job dataplane.Job) error {
 	dp.mu.Lock()
-	dp.jobs = append(dp.jobs, job)
+	dp.jobs = append(dp.jobs, dataplane.Resolve(job, dp.c.cfg))
 	dp.mu.Unlock()
 	return nil
 }

@@ -183,11 +183,11 @@ func (c *Client) PreviewSync(ctx context.Context, src, dst string, del bool, max
 }
 
 func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
-	dp, err := c.newDataplane(ctx, job, 1)
-	if err != nil {
+	rj := dataplane.Resolve(job, c.cfg)
+	if _, err := c.newDataplane(ctx, rj, 1); err != nil {
 		return Preview{}, err
 	}
-	return dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, each)
+	return dataplane.PreviewJobs(ctx, []*dataplane.Resolved{rj}, maxSamples, each)
 }
 
 func (c *Client) job(src string, dsts []string, recursive bool) (dataplane.Job, error) {
@@ -220,18 +220,15 @@ func (c *Client) gateways(n int) int {
 	return n
 }
 
-func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*dataplane.Dataplane, error) {
-	var dsts []string
-	for _, d := range job.Dsts {
-		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg))
-	}
+func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n int) (*dataplane.Dataplane, error) {
+	src, dsts := job.Regions(ctx)
 	// Gateways per region obey max_instances' range however they are given.
 	cfg := c.cfg
 	cfg.MaxInstances = c.gateways(n)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg), dsts, cfg.MaxInstances)
+	plan, err := planner.Direct(src, dsts, cfg.MaxInstances)
 	if err != nil {
 		return nil, err
 	}
@@ -242,14 +239,15 @@ func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress 
 	if err := c.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	inner, err := c.newDataplane(ctx, job, n)
+	rj := dataplane.Resolve(job, c.cfg)
+	inner, err := c.newDataplane(ctx, rj, n)
 	if err != nil {
 		return nil, err
 	}
-	if err := dataplane.Preflight(ctx, inner, []dataplane.Job{job}); err != nil {
+	if err := dataplane.Preflight(ctx, []*dataplane.Resolved{rj}); err != nil {
 		return nil, err
 	}
-	dp := &Dataplane{c: c, inner: inner, jobs: []dataplane.Job{job}}
+	dp := &Dataplane{c: c, inner: inner, jobs: []*dataplane.Resolved{rj}}
 	err = dp.AutoDeprovision(ctx, func(dp *Dataplane) error {
 		var err error
 		res, err = dp.Run(ctx, progress)
@@ -271,7 +269,7 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, recursive 
 	if err != nil {
 		return nil, err
 	}
-	dp, err := c.newDataplane(ctx, job, n)
+	dp, err := c.newDataplane(ctx, dataplane.Resolve(job, c.cfg), n)
 	if err != nil {
 		return nil, err
 	}

@@ -182,7 +182,7 @@ func TestListingStreamsIntoDispatch(t *testing.T) {
 		time.Sleep(30 * time.Second)
 		once.Do(func() { close(gate.release) })
 	}()
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}}, progress)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}), progress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestBroadcastReadsOnce(t *testing.T) {
 	src, dstA, dstB := t.TempDir(), t.TempDir(), t.TempDir()
 	files := writeTree(t, src, 12, func(i int) int { return i * 300_000 }) // some striped (> 1 MiB)
 	d := newTestDataplane(t, 1, 2)
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dstA), loc(t, dstB)}, Recursive: true}}, nil)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dstA), loc(t, dstB)}, Recursive: true}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestCorruptionRetriedUnderRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Deprovision(context.Background())
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}}, nil)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +267,7 @@ func TestCancelThenResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Deprovision(context.Background())
-		return d.Run(ctx, []Job{job}, progress)
+		return d.Run(ctx, resolved(d, job), progress)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var half int64
@@ -313,4 +313,13 @@ func TestCancelThenResume(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(journals, "*")); len(m) != 0 {
 		t.Errorf("journal left after success: %v", m)
 	}
+}
+
+// resolved resolves jobs under d's configuration, as the root package does.
+func resolved(d *Dataplane, jobs ...Job) []*Resolved {
+	var out []*Resolved
+	for _, j := range jobs {
+		out = append(out, Resolve(j, d.opts.Config))
+	}
+	return out
 }

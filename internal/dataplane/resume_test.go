@@ -82,7 +82,7 @@ func TestListingErrorsAreNeverLost(t *testing.T) {
 			d := newTestDataplane(t, 1, 1)
 			job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true, Sync: tt.sync, Delete: tt.sync}
 			for range 5 { // the race this guards against was intermittent
-				res, err := d.Run(context.Background(), []Job{job}, nil)
+				res, err := d.Run(context.Background(), resolved(d, job), nil)
 				if !errors.Is(err, errPage2) || res != nil {
 					t.Fatalf("run = %+v, %v; want the listing error and no result", res, err)
 				}
@@ -147,7 +147,7 @@ func runner(t *testing.T, journals string, job Job) func(context.Context, gatewa
 			t.Fatal(err)
 		}
 		defer d.Deprovision(context.Background())
-		return d.Run(ctx, []Job{job}, progress)
+		return d.Run(ctx, resolved(d, job), progress)
 	}
 }
 

@@ -147,7 +147,7 @@ type run struct {
 // Run moves every job through the gateways and returns once the
 // destinations are complete and verified, or on the first fatal error
 // (after aborting open multipart uploads).
-func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progress)) (*Result, error) {
+func (d *Dataplane) Run(ctx context.Context, jobs []*Resolved, onProgress func(Progress)) (*Result, error) {
 	d.mu.Lock()
 	ok := d.provisioned
 	d.mu.Unlock()
@@ -324,25 +324,19 @@ func (r *run) limitParts(stores []jobStores) {
 	}
 }
 
-func (r *run) openJobs(jobs []Job) ([]jobStores, error) {
+func (r *run) openJobs(jobs []*Resolved) ([]jobStores, error) {
 	dests := r.d.plan.Destinations()
 	var out []jobStores
-	for _, job := range jobs {
+	for _, rj := range jobs {
+		job := rj.Job
 		if len(job.Dsts) != len(dests) {
 			return nil, fmt.Errorf("job %s has %d destinations, the dataplane %d", job.Src, len(job.Dsts), len(dests))
 		}
-		js := jobStores{job: job}
-		var err error
-		if js.src, js.srcRef, err = r.d.openStore(r.ctx, job.Src); err != nil {
+		js, err := rj.stores(r.ctx)
+		if err != nil {
 			return nil, err
 		}
-		for i, dl := range job.Dsts {
-			st, ref, err := r.d.openStore(r.ctx, dl)
-			if err != nil {
-				return nil, err
-			}
-			js.dsts = append(js.dsts, st)
-			js.refs = append(js.refs, ref)
+		for i := range job.Dsts {
 			js.groups = append(js.groups, dests[i].Key)
 		}
 		js.src, js.dsts = filterJobStores(job, js.src, js.dsts)

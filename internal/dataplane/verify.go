@@ -11,12 +11,9 @@ import (
 	"io"
 	"iter"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
@@ -337,32 +334,6 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 	return nil
 }
 
-// openStore opens a job's bucket on the client (listing, multipart
-// initiate/complete/abort, verification) and names it for the gateways.
-func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objstore.Store, chunk.Store, error) {
-	ref := storeRef(loc, d.opts.Config)
-	st, err := objstore.Open(ctx, loc, objstore.Options{Endpoint: ref.Endpoint, RequesterPays: ref.RequesterPays, NoFsync: ref.NoFsync})
-	if err != nil {
-		return nil, ref, err
-	}
-	if err := st.BucketExists(ctx); err != nil {
-		return nil, ref, fmt.Errorf("%s: %w", loc.BucketURL(), err)
-	}
-	return st, ref, nil
-}
-
-// storeRef names loc's bucket with the settings config gives its backend.
-func storeRef(loc objstore.Location, cfg config.Config) chunk.Store {
-	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
-	if loc.Scheme == objstore.SchemeLocal {
-		ref.NoFsync = !cfg.LocalFsync
-	}
-	if loc.Scheme == objstore.SchemeS3 {
-		ref.Endpoint = cfg.S3EndpointFor(loc.Bucket)
-	}
-	return ref
-}
-
 // stats collects every gateway's counters (best effort).
 func (d *Dataplane) stats(ctx context.Context) []gateway.Stats {
 	var out []gateway.Stats
@@ -404,11 +375,4 @@ func storeRetriesDelta(before, after []gateway.Stats) int64 {
 		n -= s.StoreRetries
 	}
 	return n
-}
-
-// StatsFiles lists the final per-gateway stats files the gateways write at
-// shutdown (in the dataplane directory).
-func (d *Dataplane) StatsFiles() []string {
-	m, _ := filepath.Glob(filepath.Join(d.opts.Dir, "*.stats.json"))
-	return m
 }
