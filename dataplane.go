@@ -45,7 +45,7 @@ func (c *Client) Dataplane(srcCloud, srcRegion, dstCloud, dstRegion string, n in
 	if err != nil {
 		return nil, err
 	}
-	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
@@ -87,6 +88,8 @@ type Client struct {
 	test     gateway.TestHooks
 	dir      string
 	filter   *Filter
+	// chunkTimeout resends a chunk not landed by then (0: the default).
+	chunkTimeout time.Duration
 }
 
 // Option adjusts a Client.
@@ -97,6 +100,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
 // WithTestHooks injects gateway faults (tests only).
 func WithTestHooks(h gateway.TestHooks) Option { return func(c *Client) { c.test = h } }
+
+// WithChunkTimeout resends a chunk whose attempt has not landed after d
+// (default 5 minutes): it recovers a link that stalls without failing.
+func WithChunkTimeout(d time.Duration) Option { return func(c *Client) { c.chunkTimeout = d } }
 
 // WithDir puts gateway logs and stats of the next dataplane in dir.
 func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
@@ -232,7 +239,7 @@ func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n in
 	if err != nil {
 		return nil, err
 	}
-	return dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	return dataplane.New(plan, dataplane.Options{Config: c.cfg, Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout})
 }
 
 func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress func(Progress)) (res *Result, err error) {

@@ -38,21 +38,19 @@ type Options struct {
 	// JournalDir holds resume journals (default <state dir>/journals).
 	JournalDir string
 	// ChunkTimeout resends a chunk whose attempt has not landed by then
-	// (0: $SKYPLANE_CHUNK_TIMEOUT, else 5 minutes).
+	// (0: DefaultChunkTimeout).
 	ChunkTimeout time.Duration
 }
 
-// EnvChunkTimeout overrides the default chunk timeout (a Go duration, "90s").
-const EnvChunkTimeout = "SKYPLANE_CHUNK_TIMEOUT"
+// DefaultChunkTimeout is long enough for a 16 MiB part over a slow WAN
+// link, short enough that a stalled link does not hold a transfer for long.
+const DefaultChunkTimeout = 5 * time.Minute
 
 func (o Options) chunkTimeout() time.Duration {
 	if o.ChunkTimeout > 0 {
 		return o.ChunkTimeout
 	}
-	if d, err := time.ParseDuration(os.Getenv(EnvChunkTimeout)); err == nil && d > 0 {
-		return d
-	}
-	return 5 * time.Minute
+	return DefaultChunkTimeout
 }
 
 // Dataplane is a provisioned set of gateways following one plan.

@@ -94,13 +94,10 @@ type counters struct {
 	framesStale, requestsDropped               atomic.Int64
 }
 
-// EnvCPUProfileDir, when set, makes each gateway write a CPU profile
-// <dir>/<id>.cpu.prof (a debugging aid for performance work).
-const EnvCPUProfileDir = "SKYPLANE_GATEWAY_CPUPROFILE_DIR"
-
 // Main runs a gateway from a boot file until it is shut down. It prints one
-// Ready line on stdout once listening.
-func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader) error {
+// Ready line on stdout once listening. A non-empty cpuProfileDir receives a
+// CPU profile <dir>/<id>.cpu.prof (a debugging aid for performance work).
+func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader, cpuProfileDir string) error {
 	b, err := os.ReadFile(bootPath)
 	if err != nil {
 		return fmt.Errorf("read gateway boot file: %w", err)
@@ -113,8 +110,8 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if dir := os.Getenv(EnvCPUProfileDir); dir != "" {
-		if f, err := os.Create(filepath.Join(dir, boot.ID+".cpu.prof")); err == nil {
+	if cpuProfileDir != "" {
+		if f, err := os.Create(filepath.Join(cpuProfileDir, boot.ID+".cpu.prof")); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}

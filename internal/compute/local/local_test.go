@@ -123,16 +123,13 @@ func TestRunningAndKill(t *testing.T) {
 }
 
 func TestResolveBinary(t *testing.T) {
-	t.Setenv(EnvGatewayBinary, "/opt/skyplane")
 	if got, _ := ResolveBinary("/explicit"); got != "/explicit" {
 		t.Errorf("explicit: %s", got)
 	}
-	if got, _ := ResolveBinary(""); got != "/opt/skyplane" {
-		t.Errorf("env: %s", got)
-	}
-	t.Setenv(EnvGatewayBinary, "")
+	// The environment is the CLI's to read: the provider ignores it.
+	t.Setenv("SKYPLANE_GATEWAY_BIN", "/opt/skyplane")
 	t.Setenv("PATH", t.TempDir())
-	if _, err := ResolveBinary(""); err == nil {
-		t.Error("no binary anywhere, yet no error")
+	if got, err := ResolveBinary(""); err == nil {
+		t.Errorf("no binary anywhere, yet %q", got)
 	}
 }

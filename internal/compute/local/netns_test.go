@@ -1,3 +1,5 @@
+//go:build skyplane_faults
+
 package local
 
 import (
