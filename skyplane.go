@@ -21,7 +21,7 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/planner"
 
@@ -85,7 +85,7 @@ type Client struct {
 	cfg      Config
 	log      *slog.Logger
 	provider func() compute.Provider
-	test     gateway.TestHooks
+	test     control.TestHooks
 	dir      string
 	filter   *Filter
 	// chunkTimeout resends a chunk not landed by then (0: the default).
@@ -99,7 +99,7 @@ type Option func(*Client)
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
 // WithTestHooks injects gateway faults (tests only).
-func WithTestHooks(h gateway.TestHooks) Option { return func(c *Client) { c.test = h } }
+func WithTestHooks(h control.TestHooks) Option { return func(c *Client) { c.test = h } }
 
 // WithChunkTimeout resends a chunk whose attempt has not landed after d
 // (default 5 minutes): it recovers a link that stalls without failing.

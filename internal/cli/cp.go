@@ -18,7 +18,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go"
 	"github.com/skyplane-project/skyplane-go/internal/config"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/usage"
 )
 
@@ -194,7 +194,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	}
 	out := newPrinter(e, f.jsonOut)
 	var opts []skyplane.Option
-	if hooks := testHooksFromEnv(); hooks != (gateway.TestHooks{}) {
+	if hooks := testHooksFromEnv(); hooks != (control.TestHooks{}) {
 		opts = append(opts, skyplane.WithTestHooks(hooks))
 	}
 	flt, err := f.filter(e, !f.confirm && !cfg.Autoconfirm && !f.dryRun)
@@ -379,8 +379,8 @@ func schemeOf(u string) string {
 }
 
 // testHooksFromEnv lets end-to-end tests inject faults into the gateways.
-func testHooksFromEnv() gateway.TestHooks {
-	var h gateway.TestHooks
+func testHooksFromEnv() control.TestHooks {
+	var h control.TestHooks
 	if v := os.Getenv("SKYPLANE_TEST_CORRUPT_FRAMES"); v != "" {
 		fmt.Sscan(v, &h.CorruptFrames)
 	}

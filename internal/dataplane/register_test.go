@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -13,18 +13,18 @@ func TestJobScope(t *testing.T) {
 	cases := []struct {
 		name string
 		job  Job
-		want gateway.Scope
+		want control.Scope
 	}{
 		{"recursive", Job{Src: objstore.Location{Key: "data/"}, Dsts: []objstore.Location{{Key: "backup"}}, Recursive: true},
-			gateway.Scope{Store: ref, Prefix: "backup/"}},
+			control.Scope{Store: ref, Prefix: "backup/"}},
 		{"recursive to the bucket", Job{Src: objstore.Location{Key: "data/"}, Dsts: []objstore.Location{{Key: ""}}, Recursive: true},
-			gateway.Scope{Store: ref, Prefix: ""}},
+			control.Scope{Store: ref, Prefix: ""}},
 		{"sync", Job{Src: objstore.Location{Key: "a"}, Dsts: []objstore.Location{{Key: "b/"}}, Sync: true},
-			gateway.Scope{Store: ref, Prefix: "b/"}},
+			control.Scope{Store: ref, Prefix: "b/"}},
 		{"one object", Job{Src: objstore.Location{Key: "dir/file.txt"}, Dsts: []objstore.Location{{Key: "copy.txt"}}},
-			gateway.Scope{Store: ref, Prefix: "copy.txt", Exact: true}},
+			control.Scope{Store: ref, Prefix: "copy.txt", Exact: true}},
 		{"one object into a folder", Job{Src: objstore.Location{Key: "dir/file.txt"}, Dsts: []objstore.Location{{Key: "out/"}}},
-			gateway.Scope{Store: ref, Prefix: "out/file.txt", Exact: true}},
+			control.Scope{Store: ref, Prefix: "out/file.txt", Exact: true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
 // track long-polls one gateway's chunk status log.
-func (r *run) track(c *gateway.Client) {
+func (r *run) track(c *control.Client) {
 	var since int64
 	failures := 0
 	for r.ctx.Err() == nil {
@@ -35,17 +35,17 @@ func (r *run) track(c *gateway.Client) {
 	}
 }
 
-func (r *run) handle(e gateway.Event) {
+func (r *run) handle(e control.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch e.State {
-	case gateway.StateComplete:
+	case control.StateComplete:
 		// Only the current attempt counts: a superseded one may have read
 		// another version of the source, or raced the attempt that replaced it.
 		if cs := r.table.landed(e.Chunk, e.Attempt, e.Region); cs != nil {
 			r.landedLocked(cs, e)
 		}
-	case gateway.StateFailed:
+	case control.StateFailed:
 		cs := r.table.current(e.Chunk, e.Attempt, e.Region)
 		switch {
 		case cs == nil: // about an attempt already superseded, or finished
@@ -56,14 +56,14 @@ func (r *run) handle(e gateway.Event) {
 		default:
 			r.retryLocked(cs, fmt.Sprintf("gateway %s: %s", e.Gateway, e.Err), true, e.Transport)
 		}
-	case gateway.StateSent:
+	case control.StateSent:
 		r.table.sent(e.Chunk, e.Attempt, e.Region, e.Hop)
 	}
 }
 
 // landedLocked books a chunk that landed at one destination group: its
 // part (journaled), its object's progress, and the object once whole there.
-func (r *run) landedLocked(cs *chunkState, e gateway.Event) {
+func (r *run) landedLocked(cs *chunkState, e control.Event) {
 	r.prog.BytesDone += cs.req.Length
 	r.result.Bytes += cs.req.Length
 	for _, od := range cs.obj.dests {
@@ -113,7 +113,7 @@ func (r *run) retryLocked(cs *chunkState, reason string, backoff, transport bool
 
 // gatewayLost takes a gateway that stopped answering out of the transfer
 // and sends its unfinished chunks again through the survivors of its group.
-func (r *run) gatewayLost(c *gateway.Client, err error) {
+func (r *run) gatewayLost(c *control.Client, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	held, first := r.table.lose(c.ID, r.d.hopOwner)

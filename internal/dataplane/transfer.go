@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -66,7 +66,7 @@ type Result struct {
 	// Restarted counts objects rewritten at the source while in flight and
 	// started again from their new version.
 	Restarted int
-	Stats     []gateway.Stats // per gateway, at the end of the transfer
+	Stats     []control.Stats // per gateway, at the end of the transfer
 
 	// Failed are objects a destination cannot hold, left out (Run then
 	// returns ErrObjectsFailed with this Result).

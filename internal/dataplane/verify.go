@@ -14,7 +14,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -335,8 +335,8 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 }
 
 // stats collects every gateway's counters (best effort).
-func (d *Dataplane) stats(ctx context.Context) []gateway.Stats {
-	var out []gateway.Stats
+func (d *Dataplane) stats(ctx context.Context) []control.Stats {
+	var out []control.Stats
 	for _, c := range d.allClients() {
 		if s, err := c.Status(ctx); err == nil {
 			out = append(out, s.Stats)
@@ -346,7 +346,7 @@ func (d *Dataplane) stats(ctx context.Context) []gateway.Stats {
 }
 
 // wireDelta is what destination gateways received on the wire during this run.
-func wireDelta(d *Dataplane, before, after []gateway.Stats) int64 {
+func wireDelta(d *Dataplane, before, after []control.Stats) int64 {
 	dst := map[string]bool{}
 	for _, c := range d.clients("destination") {
 		dst[c.ID] = true
@@ -366,7 +366,7 @@ func wireDelta(d *Dataplane, before, after []gateway.Stats) int64 {
 }
 
 // storeRetriesDelta is what every gateway's store retried during this run.
-func storeRetriesDelta(before, after []gateway.Stats) int64 {
+func storeRetriesDelta(before, after []control.Stats) int64 {
 	var n int64
 	for _, s := range after {
 		n += s.StoreRetries

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -65,15 +65,15 @@ func TestSupersededAttemptIgnored(t *testing.T) {
 	o.dests = []*objDest{od}
 	id := chunk.NewID()
 	r.table.add(&chunkState{obj: o, req: chunk.Request{ID: id, Length: 7, Attempt: 2}, pending: map[string]bool{"g": true}})
-	r.handle(gateway.Event{Chunk: id, Attempt: 1, State: gateway.StateComplete, Region: "g"})
+	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateComplete, Region: "g"})
 	if r.prog.BytesDone != 0 || od.left != 2 {
 		t.Fatalf("a superseded attempt counted: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}
-	r.handle(gateway.Event{Chunk: id, Attempt: 1, State: gateway.StateSent, Region: "g", Hop: "h"})
+	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateSent, Region: "g", Hop: "h"})
 	if r.table.chunks[id].hops != nil {
 		t.Error("a superseded attempt's next hop was recorded")
 	}
-	r.handle(gateway.Event{Chunk: id, Attempt: 2, State: gateway.StateComplete, Region: "g"})
+	r.handle(control.Event{Chunk: id, Attempt: 2, State: control.StateComplete, Region: "g"})
 	if r.prog.BytesDone != 7 || od.left != 1 || r.table.chunks[id] != nil {
 		t.Errorf("the current attempt did not count: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}

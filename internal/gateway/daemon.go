@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
@@ -48,7 +49,7 @@ const (
 
 // Gateway is one running gateway.
 type Gateway struct {
-	boot Boot
+	boot control.Boot
 	log  *slog.Logger
 
 	ctx    context.Context
@@ -61,7 +62,7 @@ type Gateway struct {
 
 	progOnce             sync.Once
 	progSet              chan struct{} // closed once a program is installed
-	prog                 Program
+	prog                 control.Program
 	tlsClient, tlsServer *tls.Config     // set when the program asks for TLS
 	sinks                map[string]bool // region tags written here
 	storesMu             sync.Mutex
@@ -95,7 +96,7 @@ type counters struct {
 }
 
 // Main runs a gateway from a boot file until it is shut down. It prints one
-// Ready line on stdout once listening. A non-empty cpuProfileDir receives a
+// control.Ready line on stdout once listening. A non-empty cpuProfileDir receives a
 // CPU profile <dir>/<id>.cpu.prof (a debugging aid for performance work).
 func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader, cpuProfileDir string) error {
 	b, err := os.ReadFile(bootPath)
@@ -104,7 +105,7 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 	}
 	// The boot file holds the secret and the key: gone as soon as it is read.
 	_ = os.Remove(bootPath)
-	var boot Boot
+	var boot control.Boot
 	if err := json.Unmarshal(b, &boot); err != nil {
 		return fmt.Errorf("parse gateway boot file %s: %w", bootPath, err)
 	}
@@ -142,7 +143,7 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 }
 
 // Start listens on the boot addresses and serves the control API.
-func Start(ctx context.Context, boot Boot, log *slog.Logger) (*Gateway, error) {
+func Start(ctx context.Context, boot control.Boot, log *slog.Logger) (*Gateway, error) {
 	if boot.Secret == "" {
 		return nil, errors.New("gateway boot: empty control secret")
 	}
@@ -182,9 +183,9 @@ func orLocal(addr string) string {
 	return addr
 }
 
-// Ready describes where this gateway listens.
-func (g *Gateway) Ready() Ready {
-	return Ready{ID: g.boot.ID, PID: os.Getpid(), Control: g.ctrlLn.Addr().String(), Data: g.dataLn.Addr().String()}
+// control.Ready describes where this gateway listens.
+func (g *Gateway) Ready() control.Ready {
+	return control.Ready{ID: g.boot.ID, PID: os.Getpid(), Control: g.ctrlLn.Addr().String(), Data: g.dataLn.Addr().String()}
 }
 
 // Wait blocks until the gateway has shut down.
@@ -208,9 +209,9 @@ func (g *Gateway) Shutdown() {
 	})
 }
 
-// Stats snapshots the counters.
-func (g *Gateway) Stats() Stats {
-	s := Stats{
+// control.Stats snapshots the counters.
+func (g *Gateway) Stats() control.Stats {
+	s := control.Stats{
 		ID: g.boot.ID, Region: g.boot.Region,
 		WireBytesSent: g.stats.wireSent.Load(), WireBytesRecv: g.stats.wireRecv.Load(),
 		RawBytesSent: g.stats.rawSent.Load(), RawBytesRecv: g.stats.rawRecv.Load(),
@@ -242,7 +243,7 @@ func (g *Gateway) recordError(format string, args ...any) {
 
 // install opens the program's stores and starts its operators. A gateway
 // runs one program for its whole life.
-func (g *Gateway) install(p Program) error {
+func (g *Gateway) install(p control.Program) error {
 	// Validate everything before the program is committed: a rejected
 	// program must leave the gateway free to take a good one.
 	if p.NumConnections <= 0 {
@@ -285,7 +286,7 @@ func (g *Gateway) install(p Program) error {
 	return err
 }
 
-func (g *Gateway) installOnce(p Program) error {
+func (g *Gateway) installOnce(p control.Program) error {
 	if p.TLS {
 		var err error
 		if g.tlsClient, g.tlsServer, err = tlsConfigs(g.boot.TLSCert, g.boot.TLSKey); err != nil {
@@ -366,7 +367,7 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 	return len(reqs), nil
 }
 
-func (g *Gateway) event(e Event) {
+func (g *Gateway) event(e control.Event) {
 	e.Gateway = g.boot.ID
 	g.status.add(e)
 }

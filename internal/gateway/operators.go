@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
@@ -89,7 +90,7 @@ func (g *Gateway) reader() {
 		buf, data, err := g.readRange(req)
 		if err != nil {
 			g.budget.release(req.Length)
-			g.event(Event{Chunk: req.ID, Attempt: req.Attempt, State: StateFailed,
+			g.event(control.Event{Chunk: req.ID, Attempt: req.Attempt, State: control.StateFailed,
 				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err),
 				Changed: errors.Is(err, objstore.ErrChanged)})
 			continue
@@ -225,7 +226,7 @@ func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q ch
 		}
 		n, err := s.Send(of.frame)
 		if err != nil {
-			g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateFailed, Region: region,
+			g.event(control.Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: control.StateFailed, Region: region,
 				Err: fmt.Sprintf("send to %s: %v", conn.RemoteAddr(), err), Retryable: true, Transport: true})
 			of.done()
 			return
@@ -234,7 +235,7 @@ func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q ch
 		g.stats.rawSent.Add(int64(len(of.frame.Data)))
 		g.stats.framesSent.Add(1)
 		of.done()
-		g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateSent, Region: region, Hop: hop})
+		g.event(control.Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: control.StateSent, Region: region, Hop: hop})
 	}
 }
 
@@ -314,7 +315,7 @@ func (g *Gateway) receive(conn net.Conn) {
 				g.stats.wireRecv.Add(n)
 				g.stats.framesRejected.Add(1)
 				g.log.Warn("rejected frame", "from", conn.RemoteAddr().String(), "chunk", chunk.ID(fe.ChunkID).String(), "err", fe.Err)
-				g.event(Event{Chunk: fe.ChunkID, Attempt: -1, State: StateFailed, Err: "frame rejected: " + fe.Err.Error(), Retryable: true})
+				g.event(control.Event{Chunk: fe.ChunkID, Attempt: -1, State: control.StateFailed, Err: "frame rejected: " + fe.Err.Error(), Retryable: true})
 				continue
 			}
 			if !errors.Is(err, io.EOF) && g.ctx.Err() == nil {
@@ -332,7 +333,7 @@ func (g *Gateway) receive(conn net.Conn) {
 		var meta frameMeta
 		if err := json.Unmarshal(f.Meta, &meta); err != nil {
 			f.Release()
-			g.event(Event{Chunk: f.ChunkID, Attempt: -1, State: StateFailed, Err: "bad frame metadata: " + err.Error(), Retryable: true})
+			g.event(control.Event{Chunk: f.ChunkID, Attempt: -1, State: control.StateFailed, Err: "bad frame metadata: " + err.Error(), Retryable: true})
 			continue
 		}
 		if !g.dispatchIn(f, meta) {
@@ -376,7 +377,7 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 		}
 	}
 	f.Release()
-	g.event(Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
+	g.event(control.Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: control.StateFailed, Region: meta.Target,
 		Err: fmt.Sprintf("gateway %s has no route or store for %s", g.boot.ID, meta.Target)})
 	return true
 }
@@ -417,7 +418,7 @@ func (g *Gateway) writer() {
 		}
 		in.release()
 		if err != nil {
-			g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateFailed, Region: in.dest.Region,
+			g.event(control.Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: control.StateFailed, Region: in.dest.Region,
 				Err: fmt.Sprintf("write %s: %v", in.dest.Key, err), Retryable: retryable(err)})
 			continue
 		}
@@ -425,7 +426,7 @@ func (g *Gateway) writer() {
 		if !g.jobs.current(in.req.ID, in.req.Attempt) {
 			continue // superseded while writing: the newer attempt completes
 		}
-		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
+		g.event(control.Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: control.StateComplete, Region: in.dest.Region, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
 	}
 }
 
@@ -436,7 +437,7 @@ func (g *Gateway) refuseOutside(id [16]byte, meta frameMeta, dest chunk.Dest) {
 	g.stats.framesOutsideJobs.Add(1)
 	g.stats.framesRejected.Add(1)
 	g.recordError("refused a frame for chunk %s: %s key %q is outside every registered job", chunk.ID(id), dest.Store.URL, dest.Key)
-	g.event(Event{Chunk: id, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
+	g.event(control.Event{Chunk: id, Attempt: meta.Req.Attempt, State: control.StateFailed, Region: meta.Target,
 		Err: fmt.Sprintf("write to %s key %q refused: outside every registered job", dest.Store.URL, dest.Key)})
 }
 

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
@@ -165,7 +165,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot, pl placement) (compute.Instance, error) {
 	bootFile := filepath.Join(boot.Dir, spec.ID+".boot.json")
 	listen := net.JoinHostPort(pl.listenHost(), "0")
-	b, err := json.Marshal(gateway.Boot{
+	b, err := json.Marshal(control.Boot{
 		ID: spec.ID, Region: spec.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
 		ControlAddr: listen, DataAddr: listen,
 		StatsFile:      filepath.Join(boot.Dir, spec.ID+".stats.json"),
@@ -203,7 +203,7 @@ func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boo
 	p.procs = append(p.procs, pr)
 	p.mu.Unlock()
 
-	ready := make(chan gateway.Ready, 1)
+	ready := make(chan control.Ready, 1)
 	readErr := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -211,7 +211,7 @@ func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boo
 			readErr <- fmt.Errorf("gateway %s exited before it was ready (see %s)", spec.ID, logFile.Name())
 			return
 		}
-		var r gateway.Ready
+		var r control.Ready
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			readErr <- fmt.Errorf("gateway %s: bad ready line %q: %w", spec.ID, sc.Text(), err)
 			return

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
 
 // envHelper turns the test binary into the helper of TestNetnsGateway's
@@ -153,7 +153,7 @@ func TestNetnsRoundRobin(t *testing.T) {
 				t.Errorf("%s listens on %s, want host %s", in.ID, addr, wantHost[i])
 			}
 		}
-		if _, err := gateway.NewClient(in.ID, in.Control, "s").Status(context.Background()); err != nil {
+		if _, err := control.NewClient(in.ID, in.Control, "s").Status(context.Background()); err != nil {
 			t.Errorf("status of %s: %v", in.ID, err)
 		}
 	}
@@ -268,7 +268,7 @@ func TestNetnsGateway(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		st, err := gateway.NewClient(in.ID, in.Control, "s").Status(ctx)
+		st, err := control.NewClient(in.ID, in.Control, "s").Status(ctx)
 		if err != nil {
 			t.Fatalf("status from the root namespace: %v", err)
 		}
