@@ -38,13 +38,13 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 	p := local.New(binary)
 	ctx := context.Background()
 	insts, err := p.Provision(ctx, []compute.Spec{{ID: "dst-sealed", Region: "local:dst"}, {ID: "dst-unsealed", Region: "local:dst"}},
-		compute.Boot{Secret: secret, Key: key, Dir: dir})
+		compute.Shared{Secret: secret, Key: key, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Deprovision(context.Background()) })
 	const budget = 64 << 20
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	rel := func(p string) string { return strings.TrimPrefix(p, "/") }
 	dstDir := filepath.Join(dir, "dst")
 	for _, in := range insts {
@@ -55,12 +55,12 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			if err := c.SetProgram(ctx, control.Program{NumConnections: 1, Encrypt: sealed, Sinks: []string{"local:dst"}, MemoryBudget: budget}); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.RegisterJobs(ctx, control.JobRegistration{Run: "run", Scopes: []control.Scope{{Store: ref, Prefix: rel(dstDir) + "/"}}}); err != nil {
+			if err := c.RegisterJobs(ctx, control.JobRegistration{Run: "run", Scopes: []control.Scope{{Bucket: ref, Prefix: rel(dstDir) + "/"}}}); err != nil {
 				t.Fatal(err)
 			}
 			frame := func(id byte, dstKey string, data []byte) *wire.Frame {
 				req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: "src", Length: int64(len(data)),
-					Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: dstKey}}}
+					Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: dstKey}}}
 				meta, _ := json.Marshal(map[string]any{"target": "local:dst", "req": req})
 				return &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: md5.Sum(data)}
 			}

@@ -117,7 +117,7 @@ func (t *chunkTable) retry(cs *chunkState, transport bool, now time.Time) (req c
 	req = cs.req
 	req.Dests = nil
 	for _, dst := range cs.req.Dests {
-		if cs.pending[dst.Region] {
+		if cs.pending[dst.Group] {
 			req.Dests = append(req.Dests, dst)
 		}
 	}

@@ -14,7 +14,7 @@ func tableChunk(t *chunkTable, groups ...string) *chunkState {
 	cs.req = chunk.Request{ID: chunk.NewID(), Length: 1}
 	for _, g := range groups {
 		cs.pending[g] = true
-		cs.req.Dests = append(cs.req.Dests, chunk.Dest{Region: g, Key: "k"})
+		cs.req.Dests = append(cs.req.Dests, chunk.Dest{Group: g, Key: "k"})
 	}
 	t.add(cs)
 	return cs
@@ -64,7 +64,7 @@ func TestChunkTable(t *testing.T) {
 			tab.sent(cs.req.ID, 0, "a", "h1")
 			tab.landed(cs.req.ID, 0, "a")
 			req, ok := tab.retry(cs, false, t0.Add(time.Second))
-			if !ok || req.Attempt != 1 || len(req.Dests) != 1 || req.Dests[0].Region != "b" {
+			if !ok || req.Attempt != 1 || len(req.Dests) != 1 || req.Dests[0].Group != "b" {
 				t.Fatalf("retry = %+v, %v; want attempt 1 to b only", req, ok)
 			}
 			if cs.src != "" || cs.hops != nil || !cs.since.Equal(t0.Add(time.Second)) {

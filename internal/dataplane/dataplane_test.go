@@ -31,7 +31,7 @@ type inproc struct {
 
 func (p *inproc) Name() string { return "inproc" }
 
-func (p *inproc) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+func (p *inproc) Provision(ctx context.Context, specs []compute.Spec, boot compute.Shared) ([]compute.Instance, error) {
 	var out []compute.Instance
 	for _, s := range specs {
 		g, err := gateway.Start(ctx, control.Boot{ID: s.ID, Region: s.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,

@@ -145,7 +145,7 @@ func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 				landed += rg.Length
 				continue
 			}
-			req.Dests = append(req.Dests, chunk.Dest{Region: od.group, Store: od.ref, Key: od.key, UploadID: od.uploadID})
+			req.Dests = append(req.Dests, chunk.Dest{Group: od.group, Bucket: od.ref, Key: od.key, UploadID: od.uploadID})
 			cs.pending[od.group] = true
 		}
 		if len(req.Dests) == 0 {

@@ -32,14 +32,14 @@ func (r *run) registerRun(stores []jobStores) (string, error) {
 
 // jobScope is where job writes at its i-th destination: the exact key of a
 // single-object copy, else everything under the destination prefix.
-func jobScope(job Job, i int, ref chunk.Store) control.Scope {
+func jobScope(job Job, i int, ref chunk.Bucket) control.Scope {
 	dst := job.Dsts[i]
 	if !job.Recursive && !job.Sync {
 		if key, err := chunk.NewMapping(job.Src.Key, dst.Key, false).Dest(job.Src.Key); err == nil {
-			return control.Scope{Store: ref, Prefix: key, Exact: true}
+			return control.Scope{Bucket: ref, Prefix: key, Exact: true}
 		}
 	}
-	return control.Scope{Store: ref, Prefix: destPrefix(dst.Key)}
+	return control.Scope{Bucket: ref, Prefix: destPrefix(dst.Key)}
 }
 
 // endRun tells every gateway the run is over, so what they still hold for

@@ -30,7 +30,7 @@ type Resolved struct {
 type bucket struct {
 	loc     objstore.Location
 	side    string // "src" or "dst": names local disk's gateway group
-	ref     chunk.Store
+	ref     chunk.Bucket
 	st      objstore.Store // nil until opened
 	checked bool           // BucketExists passed
 	region  string         // "" until located
@@ -142,8 +142,8 @@ func (rj *Resolved) checked(ctx context.Context, b *bucket) (objstore.Store, err
 
 // storeRef names loc's bucket with the settings config gives its backend,
 // as gateways open it.
-func storeRef(loc objstore.Location, cfg config.Config) chunk.Store {
-	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
+func storeRef(loc objstore.Location, cfg config.Config) chunk.Bucket {
+	ref := chunk.Bucket{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
 	if loc.Scheme == objstore.SchemeLocal {
 		ref.NoFsync = !cfg.LocalFsync
 	}

@@ -42,11 +42,11 @@ func (r *run) handle(e control.Event) {
 	case control.StateComplete:
 		// Only the current attempt counts: a superseded one may have read
 		// another version of the source, or raced the attempt that replaced it.
-		if cs := r.table.landed(e.Chunk, e.Attempt, e.Region); cs != nil {
+		if cs := r.table.landed(e.Chunk, e.Attempt, e.Group); cs != nil {
 			r.landedLocked(cs, e)
 		}
 	case control.StateFailed:
-		cs := r.table.current(e.Chunk, e.Attempt, e.Region)
+		cs := r.table.current(e.Chunk, e.Attempt, e.Group)
 		switch {
 		case cs == nil: // about an attempt already superseded, or finished
 		case e.Changed:
@@ -57,7 +57,7 @@ func (r *run) handle(e control.Event) {
 			r.retryLocked(cs, fmt.Sprintf("gateway %s: %s", e.Gateway, e.Err), true, e.Transport)
 		}
 	case control.StateSent:
-		r.table.sent(e.Chunk, e.Attempt, e.Region, e.Hop)
+		r.table.sent(e.Chunk, e.Attempt, e.Group, e.Hop)
 	}
 }
 
@@ -67,7 +67,7 @@ func (r *run) landedLocked(cs *chunkState, e control.Event) {
 	r.prog.BytesDone += cs.req.Length
 	r.result.Bytes += cs.req.Length
 	for _, od := range cs.obj.dests {
-		if od.group != e.Region {
+		if od.group != e.Group {
 			continue
 		}
 		if od.uploadID != "" {

@@ -78,7 +78,7 @@ type objDest struct {
 	index    int // of the destination in the job
 	group    string
 	store    objstore.Store
-	ref      chunk.Store
+	ref      chunk.Bucket
 	key      string
 	uploadID string
 	parts    []objstore.Part
@@ -107,9 +107,9 @@ type jobStores struct {
 	job     Job
 	journal *journal
 	src     objstore.Store
-	srcRef  chunk.Store
+	srcRef  chunk.Bucket
 	dsts    []objstore.Store
-	refs    []chunk.Store
+	refs    []chunk.Bucket
 	groups  []string
 }
 

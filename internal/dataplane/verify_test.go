@@ -65,15 +65,15 @@ func TestSupersededAttemptIgnored(t *testing.T) {
 	o.dests = []*objDest{od}
 	id := chunk.NewID()
 	r.table.add(&chunkState{obj: o, req: chunk.Request{ID: id, Length: 7, Attempt: 2}, pending: map[string]bool{"g": true}})
-	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateComplete, Region: "g"})
+	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateComplete, Group: "g"})
 	if r.prog.BytesDone != 0 || od.left != 2 {
 		t.Fatalf("a superseded attempt counted: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}
-	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateSent, Region: "g", Hop: "h"})
+	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateSent, Group: "g", Hop: "h"})
 	if r.table.chunks[id].hops != nil {
 		t.Error("a superseded attempt's next hop was recorded")
 	}
-	r.handle(control.Event{Chunk: id, Attempt: 2, State: control.StateComplete, Region: "g"})
+	r.handle(control.Event{Chunk: id, Attempt: 2, State: control.StateComplete, Group: "g"})
 	if r.prog.BytesDone != 7 || od.left != 1 || r.table.chunks[id] != nil {
 		t.Errorf("the current attempt did not count: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}

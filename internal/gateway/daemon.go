@@ -66,7 +66,7 @@ type Gateway struct {
 	tlsClient, tlsServer *tls.Config     // set when the program asks for TLS
 	sinks                map[string]bool // region tags written here
 	storesMu             sync.Mutex
-	stores               map[chunk.Store]objstore.Store // opened on first use
+	stores               map[chunk.Bucket]objstore.Store // opened on first use
 	requests             chan chunk.Request
 	// queuedBytes is the chunk bytes in requests.
 	queuedBytes atomic.Int64
@@ -350,8 +350,8 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 			return i, fmt.Errorf("chunk %s: %d bytes exceed the gateways' memory budget of %d: use smaller parts", r.ID, r.Length, g.prog.MemoryBudget)
 		}
 		for _, d := range r.Dests {
-			if _, ok := g.sendQ[d.Region]; !ok {
-				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Region)
+			if _, ok := g.sendQ[d.Group]; !ok {
+				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Group)
 			}
 		}
 		if q := g.queuedBytes.Load(); q > 0 && q+r.Length > requestQueueBytes {
@@ -373,7 +373,7 @@ func (g *Gateway) event(e control.Event) {
 }
 
 // store opens (once) the bucket a request names.
-func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
+func (g *Gateway) store(ref chunk.Bucket) (objstore.Store, error) {
 	g.storesMu.Lock()
 	defer g.storesMu.Unlock()
 	if st, ok := g.stores[ref]; ok {
@@ -388,7 +388,7 @@ func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
 		return nil, err
 	}
 	if g.stores == nil {
-		g.stores = map[chunk.Store]objstore.Store{}
+		g.stores = map[chunk.Bucket]objstore.Store{}
 	}
 	g.stores[ref] = st
 	return st, nil

@@ -79,9 +79,9 @@ func mustJSON(tb testing.TB, v any) []byte {
 // fuzzSeeds are bodies worth starting from: valid and broken batches and
 // programs, huge numbers, unknown fields, query strings.
 func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
-	src := chunk.Store{URL: "file:///"}
+	src := chunk.Bucket{URL: "file:///"}
 	srcKey := strings.TrimPrefix(filepath.ToSlash(srcFile), "/")
-	dest := chunk.Dest{Region: fuzzRegion, Store: chunk.Store{URL: "file:///"}, Key: "tmp/fuzz-never-written"}
+	dest := chunk.Dest{Group: fuzzRegion, Bucket: chunk.Bucket{URL: "file:///"}, Key: "tmp/fuzz-never-written"}
 	req := func(off, n int64, dests ...chunk.Dest) chunk.Request {
 		return chunk.Request{ID: chunk.NewID(), Src: src, SrcKey: srcKey, Offset: off, Length: n, Dests: dests}
 	}
@@ -98,12 +98,12 @@ func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
 		[]byte(`[]`),
 		[]byte(`"requests"`),
 		[]byte(`{"requests":[{}]}`),
-		[]byte(`{"requests":[{"dests":[{"region":"nowhere"}],"length":1}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"nowhere"}],"length":1}]}`),
 		[]byte(`{"requests":[{"dests":[],"length":1}]}`),
-		[]byte(`{"requests":[{"dests":[{"region":"fuzz:dst"}],"length":-1}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"fuzz:dst"}],"length":-1}]}`),
 		// Huge numbers: past int64, and lengths no chunk may have.
-		[]byte(`{"requests":[{"dests":[{"region":"fuzz:dst"}],"length":99999999999999999999999}]}`),
-		[]byte(`{"requests":[{"dests":[{"region":"fuzz:dst"}],"offset":1e400,"length":1}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"fuzz:dst"}],"length":99999999999999999999999}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"fuzz:dst"}],"offset":1e400,"length":1}]}`),
 		mustJSON(tb, control.ChunkBatch{Requests: []chunk.Request{req(1<<62, 1, dest)}}),
 		// Unknown fields, at the top and inside.
 		[]byte(`{"requests":[],"extra":1}`),
@@ -122,8 +122,8 @@ func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
 		[]byte(`{"num_connections":9223372036854775807,"readers":-1,"memory_budget":-9}`),
 		[]byte(`{"num_connections":1,"unknown":1}`),
 		// Job registrations and run ends.
-		mustJSON(tb, control.JobRegistration{Run: "r", Scopes: []control.Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: "tmp/"}}}),
-		mustJSON(tb, control.JobRegistration{Run: "", Scopes: []control.Scope{{Store: chunk.Store{URL: "file:///"}}}}),
+		mustJSON(tb, control.JobRegistration{Run: "r", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: "tmp/"}}}),
+		mustJSON(tb, control.JobRegistration{Run: "", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}}}}),
 		mustJSON(tb, control.JobRegistration{Run: "r", Scopes: []control.Scope{{Prefix: "x"}}}),
 		[]byte(`{"run":"r","scopes":[]}`),
 		[]byte(`{"run":"r"}`),
@@ -155,7 +155,7 @@ func FuzzControlAPI(f *testing.F) {
 	}
 	// The seeds' destination is a registered job's, so their requests are
 	// read and sent, not dropped.
-	jobs := control.JobRegistration{Run: "fuzz", Scopes: []control.Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: "tmp/fuzz-never-written", Exact: true}}}
+	jobs := control.JobRegistration{Run: "fuzz", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: "tmp/fuzz-never-written", Exact: true}}}
 	if code, body := call(h, http.MethodPost, control.PathJobs, "", mustJSON(f, jobs), true, 0); code != http.StatusOK {
 		f.Fatalf("register jobs: %d %s", code, body)
 	}
@@ -233,7 +233,7 @@ func FuzzControlAPI(f *testing.F) {
 		// seeds' may be ended.
 		code, resp = call(h, http.MethodPost, control.PathJobs, "", body, true, 0)
 		var reg control.JobRegistration
-		valid := decodeStrict(body, &reg) == nil && reg.Run != "" && len(reg.Scopes) > 0 && !slices.ContainsFunc(reg.Scopes, func(s control.Scope) bool { return s.Store.URL == "" })
+		valid := decodeStrict(body, &reg) == nil && reg.Run != "" && len(reg.Scopes) > 0 && !slices.ContainsFunc(reg.Scopes, func(s control.Scope) bool { return s.Bucket.URL == "" })
 		if want := map[bool]int{true: http.StatusOK, false: http.StatusBadRequest}[valid]; code != want {
 			t.Fatalf("POST %s %q: %d %s, want %d", control.PathJobs, body, code, resp, want)
 		}
@@ -330,7 +330,7 @@ func hugeLengthChild(t *testing.T, length string) {
 		t.Fatal(err)
 	}
 	id := chunk.NewID()
-	body := fmt.Sprintf(`{"requests":[{"id":%q,"src":{"url":"file:///"},"src_key":%q,"dests":[{"region":%q,"store":{"url":"file:///"},"key":"tmp/never"}],"length":%s}]}`,
+	body := fmt.Sprintf(`{"requests":[{"id":%q,"src":{"url":"file:///"},"src_key":%q,"dests":[{"group":%q,"bucket":{"url":"file:///"},"key":"tmp/never"}],"length":%s}]}`,
 		id, strings.TrimPrefix(filepath.ToSlash(src), "/"), fuzzRegion, length)
 	code, resp := call(h, http.MethodPost, control.PathChunks, "", []byte(body), true, 0)
 	if code >= 500 {

@@ -32,7 +32,7 @@ func startGateway(t *testing.T, id, region string, key []byte) (*Gateway, *contr
 // register lets a run write under dir (a local path) through every client.
 func register(t *testing.T, dir string, clients ...*control.Client) {
 	t.Helper()
-	j := control.JobRegistration{Run: "run-1", Scopes: []control.Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: strings.TrimPrefix(dir, "/") + "/"}}}
+	j := control.JobRegistration{Run: "run-1", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: strings.TrimPrefix(dir, "/") + "/"}}}
 	for _, c := range clients {
 		if err := c.RegisterJobs(context.Background(), j); err != nil {
 			t.Fatal(err)
@@ -107,7 +107,7 @@ func TestSourceToDestination(t *testing.T) {
 
 	in, out := t.TempDir(), t.TempDir()
 	register(t, out, srcC, dstC)
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	var reqs []chunk.Request
 	want := map[string][]byte{}
 	for i, content := range []string{"", "hello", strings.Repeat("compressible ", 10000)} {
@@ -118,11 +118,11 @@ func TestSourceToDestination(t *testing.T) {
 		dstKey := strings.TrimPrefix(filepath.Join(out, string(rune('a'+i))), "/")
 		want[dstKey] = []byte(content)
 		reqs = append(reqs, chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(name, "/"), Length: int64(len(content)),
-			Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: dstKey}}})
+			Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: dstKey}}})
 	}
 	// A request for a missing object fails without retry.
 	missing := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(in, "/") + "/missing", Length: 3,
-		Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: strings.TrimPrefix(out, "/") + "/x"}}}
+		Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: strings.TrimPrefix(out, "/") + "/x"}}}
 	reqs = append(reqs, missing)
 	if n, err := srcC.PostChunks(ctx, reqs); err != nil || n != len(reqs) {
 		t.Fatalf("accepted %d of %d: %v", n, len(reqs), err)
@@ -314,9 +314,9 @@ func TestTLSBetweenGateways(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(in, "f"), []byte("over TLS"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 8,
-		Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: strings.TrimPrefix(filepath.Join(out, "f"), "/")}}}
+		Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: strings.TrimPrefix(filepath.Join(out, "f"), "/")}}}
 	if n, err := srcC.PostChunks(ctx, []chunk.Request{req}); err != nil || n != 1 {
 		t.Fatalf("post: %d, %v", n, err)
 	}

@@ -24,7 +24,7 @@ func (r *registry) register(j control.JobRegistration) error {
 		return errors.New("job registration needs a run id and at least one scope")
 	}
 	for _, s := range j.Scopes {
-		if s.Store.URL == "" {
+		if s.Bucket.URL == "" {
 			return fmt.Errorf("run %s: a scope has no store URL", j.Run)
 		}
 	}

@@ -11,13 +11,13 @@ import (
 // frameMeta travels authenticated (sealed with encrypt) with each frame's
 // data; Req.Attempt is the attempt the frame belongs to.
 type frameMeta struct {
-	Target string        `json:"target"` // destination region tag this copy is for
+	Target string        `json:"target"` // destination group key this copy is for
 	Req    chunk.Request `json:"req"`
 }
 
 func (m frameMeta) dest() (chunk.Dest, bool) {
 	for _, d := range m.Req.Dests {
-		if d.Region == m.Target {
+		if d.Group == m.Target {
 			return d, true
 		}
 	}

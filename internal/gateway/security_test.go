@@ -19,9 +19,9 @@ import (
 
 // secFrame is a frame for one chunk attempt writing key.
 func secFrame(id chunk.ID, attempt int, key string, data []byte) *wire.Frame {
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: id, Src: ref, SrcKey: "src", Length: int64(len(data)), Attempt: attempt,
-		Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: key}}}
+		Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: key}}}
 	meta, _ := json.Marshal(frameMeta{Target: "dst", Req: req})
 	return &wire.Frame{ChunkID: id, Meta: meta, Data: data, MD5: md5.Sum(data)}
 }
@@ -177,10 +177,10 @@ func TestSourceDropsRequestsOfEndedRuns(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(in, "f"), []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := func(dir string) chunk.Request {
 		return chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 4,
-			Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: strings.TrimPrefix(filepath.Join(dir, "f"), "/")}}}
+			Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: strings.TrimPrefix(filepath.Join(dir, "f"), "/")}}}
 	}
 	register(t, out, c)
 	if err := c.EndRun(ctx, "run-1"); err != nil {

@@ -110,7 +110,7 @@ func ResolveBinary(explicit string) (string, error) {
 }
 
 // Provision starts the gateways in parallel.
-func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Shared) ([]compute.Instance, error) {
 	// Every data connection is authenticated with the key: a gateway
 	// without one would refuse to start, so say so before starting any.
 	if len(boot.Key) != wire.KeySize {
@@ -162,7 +162,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 	return out, nil
 }
 
-func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot, pl placement) (compute.Instance, error) {
+func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Shared, pl placement) (compute.Instance, error) {
 	bootFile := filepath.Join(boot.Dir, spec.ID+".boot.json")
 	listen := net.JoinHostPort(pl.listenHost(), "0")
 	b, err := json.Marshal(control.Boot{

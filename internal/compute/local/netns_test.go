@@ -105,7 +105,7 @@ func TestParseNetns(t *testing.T) {
 func TestProvisionBadNetnsEnv(t *testing.T) {
 	t.Setenv(EnvTestNetns, "skylab-g1:10.0.0.1")
 	dir := t.TempDir()
-	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), EnvTestNetns) {
 		t.Fatalf("Provision with a bad %s: %v", EnvTestNetns, err)
 	}
@@ -134,7 +134,7 @@ func TestNetnsRoundRobin(t *testing.T) {
 	dir := t.TempDir()
 	p := New(bin)
 	defer p.Deprovision(context.Background())
-	boot := compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir}
+	boot := compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir}
 	first, err := p.Provision(context.Background(), []compute.Spec{{ID: "g0"}, {ID: "g1"}, {ID: "g2"}}, boot)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestNetnsGateway(t *testing.T) {
 		dir := t.TempDir()
 		p := New(bin)
 		defer p.Deprovision(context.Background())
-		insts, err := p.Provision(context.Background(), []compute.Spec{{ID: "ns-0", Region: "local:src"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+		insts, err := p.Provision(context.Background(), []compute.Spec{{ID: "ns-0", Region: "local:src"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,10 +23,10 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
-func testBoot(t *testing.T) compute.Boot {
+func testBoot(t *testing.T) compute.Shared {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return compute.Boot{Secret: "s3cret-" + t.Name(), Key: key, Dir: t.TempDir()}
+	return compute.Shared{Secret: "s3cret-" + t.Name(), Key: key, Dir: t.TempDir()}
 }
 
 func status(t *testing.T, addr, secret string) int {

@@ -46,7 +46,7 @@ type remote struct {
 	host     hosts.Host
 	spec     compute.Spec
 	dataPort int
-	boot     compute.Boot
+	boot     compute.Shared
 
 	mu     sync.Mutex
 	conn   *gossh.Client

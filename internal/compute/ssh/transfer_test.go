@@ -64,9 +64,9 @@ func TestChunkAcrossRegions(t *testing.T) {
 	if err := srcC.SetProgram(ctx, sp); err != nil {
 		t.Fatal(err)
 	}
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"),
-		Length: int64(len(content)), Dests: []chunk.Dest{{Region: "lab:r2", Store: ref, Key: strings.TrimPrefix(out, "/")}}}
+		Length: int64(len(content)), Dests: []chunk.Dest{{Group: "lab:r2", Bucket: ref, Key: strings.TrimPrefix(out, "/")}}}
 	if n, err := srcC.PostChunks(ctx, []chunk.Request{req}); err != nil || n != 1 {
 		t.Fatalf("accepted %d: %v", n, err)
 	}

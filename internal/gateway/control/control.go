@@ -57,17 +57,17 @@ const (
 	PathRunEnd = "/api/v1/runs/end"
 )
 
-// Scope is where one job may write: keys under Prefix in Store ("" is the
-// whole store), or exactly Prefix when Exact.
+// Scope is where one job may write: keys under Prefix in Bucket ("" is the
+// whole bucket), or exactly Prefix when Exact.
 type Scope struct {
-	Store  chunk.Store `json:"store"`
-	Prefix string      `json:"prefix"`
-	Exact  bool        `json:"exact,omitempty"`
+	Bucket chunk.Bucket `json:"bucket"`
+	Prefix string       `json:"prefix"`
+	Exact  bool         `json:"exact,omitempty"`
 }
 
 // Allows says whether the scope covers destination d.
 func (s Scope) Allows(d chunk.Dest) bool {
-	if d.Store != s.Store {
+	if d.Bucket != s.Bucket {
 		return false
 	}
 	if s.Exact {

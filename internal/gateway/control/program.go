@@ -38,10 +38,11 @@ type Ready struct {
 type Program struct {
 	// Source gateways accept chunk requests and read from the stores they name.
 	Source bool `json:"source,omitempty"`
-	// Sinks are the destination region tags this gateway writes for: a frame
-	// whose target is one of them is written to the store its Dest names.
+	// Sinks are the keys of the destination groups this gateway writes for
+	// (planner.Group.Key): a frame whose target is one of them is written to
+	// the bucket its Dest names.
 	Sinks []string `json:"sinks,omitempty"`
-	// Routes maps a destination region tag to next-hop data addresses. A
+	// Routes maps a destination group key to next-hop data addresses. A
 	// source gateway sends every chunk to each target's route; a relay
 	// forwards frames whose target is not in its Sinks.
 	Routes map[string][]string `json:"routes,omitempty"`
@@ -78,7 +79,7 @@ type TestHooks struct {
 
 // Event states in the chunk status log.
 const (
-	StateComplete = "complete" // written at the destination (Region says which)
+	StateComplete = "complete" // written at the destination (Group says which)
 	StateFailed   = "failed"   // this attempt failed; Retryable says whether to resend
 	StateSent     = "sent"     // handed to the next hop at Hop (a source or relay gateway)
 )
@@ -89,7 +90,7 @@ type Event struct {
 	Chunk     chunk.ID `json:"chunk"`
 	Attempt   int      `json:"attempt"`
 	State     string   `json:"state"`
-	Region    string   `json:"region,omitempty"`
+	Group     string   `json:"group,omitempty"` // the destination group (complete, failed, sent)
 	ETag      string   `json:"etag,omitempty"`
 	Bytes     int64    `json:"bytes,omitempty"`
 	Err       string   `json:"error,omitempty"`
