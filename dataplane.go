@@ -114,7 +114,7 @@ func (dp *Dataplane) QueueSync(src, dst string, del bool) error {
 
 func (dp *Dataplane) queue(job dataplane.Job) error {
 	dp.mu.Lock()
-	dp.jobs = append(dp.jobs, dataplane.Resolve(job, dp.c.cfg))
+	dp.jobs = append(dp.jobs, dp.c.resolver.Resolve(job))
 	dp.mu.Unlock()
 	return nil
 }

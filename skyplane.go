@@ -90,6 +90,9 @@ type Client struct {
 	filter   *Filter
 	// chunkTimeout resends a chunk not landed by then (0: the default).
 	chunkTimeout time.Duration
+	// resolver opens each bucket once for the preview, plan and run of a
+	// command.
+	resolver *dataplane.Resolver
 }
 
 // Option adjusts a Client.
@@ -116,6 +119,7 @@ func NewClient(cfg Config, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	c.resolver = dataplane.NewResolver(cfg)
 	return c
 }
 
@@ -190,7 +194,7 @@ func (c *Client) PreviewSync(ctx context.Context, src, dst string, del bool, max
 }
 
 func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
-	rj := dataplane.Resolve(job, c.cfg)
+	rj := c.resolver.Resolve(job)
 	if _, err := c.newDataplane(ctx, rj, 1); err != nil {
 		return Preview{}, err
 	}
@@ -246,7 +250,7 @@ func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress 
 	if err := c.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	rj := dataplane.Resolve(job, c.cfg)
+	rj := c.resolver.Resolve(job)
 	inner, err := c.newDataplane(ctx, rj, n)
 	if err != nil {
 		return nil, err
@@ -276,7 +280,7 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, recursive 
 	if err != nil {
 		return nil, err
 	}
-	dp, err := c.newDataplane(ctx, dataplane.Resolve(job, c.cfg), n)
+	dp, err := c.newDataplane(ctx, c.resolver.Resolve(job), n)
 	if err != nil {
 		return nil, err
 	}

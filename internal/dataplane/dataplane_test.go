@@ -318,9 +318,10 @@ func TestCancelThenResume(t *testing.T) {
 
 // resolved resolves jobs under d's configuration, as the root package does.
 func resolved(d *Dataplane, jobs ...Job) []*Resolved {
+	rv := NewResolver(d.opts.Config)
 	var out []*Resolved
 	for _, j := range jobs {
-		out = append(out, Resolve(j, d.opts.Config))
+		out = append(out, rv.Resolve(j))
 	}
 	return out
 }

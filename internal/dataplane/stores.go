@@ -19,11 +19,10 @@ import (
 // tried again by the next use.
 type Resolved struct {
 	Job Job
-	cfg config.Config
 
-	mu   sync.Mutex
-	src  bucket
-	dsts []bucket
+	rv   *Resolver
+	src  *bucket
+	dsts []*bucket
 }
 
 // bucket is one side of a resolved job.
@@ -36,13 +35,41 @@ type bucket struct {
 	region  string         // "" until located
 }
 
-// Resolve prepares job for resolution under cfg; nothing is opened yet.
-func Resolve(job Job, cfg config.Config) *Resolved {
-	rj := &Resolved{Job: job, cfg: cfg, src: bucket{loc: job.Src, side: "src", ref: storeRef(job.Src, cfg)}}
+// Resolver keeps the buckets it opened, so that the jobs it resolves (a
+// preview, a plan and the run of one command) share them: a bucket is
+// opened once per Resolver. A bucket deleted after it was checked is then
+// noticed by the transfer, not before it.
+type Resolver struct {
+	cfg     config.Config
+	mu      sync.Mutex // guards every bucket below
+	buckets map[string]*bucket
+}
+
+// NewResolver resolves jobs under cfg.
+func NewResolver(cfg config.Config) *Resolver {
+	return &Resolver{cfg: cfg, buckets: map[string]*bucket{}}
+}
+
+// Resolve prepares job; nothing is opened yet.
+func (rv *Resolver) Resolve(job Job) *Resolved {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	rj := &Resolved{Job: job, rv: rv, src: rv.bucket(job.Src, "src")}
 	for _, d := range job.Dsts {
-		rj.dsts = append(rj.dsts, bucket{loc: d, side: "dst", ref: storeRef(d, cfg)})
+		rj.dsts = append(rj.dsts, rv.bucket(d, "dst"))
 	}
 	return rj
+}
+
+func (rv *Resolver) bucket(loc objstore.Location, side string) *bucket {
+	ref := storeRef(loc, rv.cfg)
+	k := side + " " + ref.URL
+	if b := rv.buckets[k]; b != nil {
+		return b
+	}
+	b := &bucket{loc: loc, side: side, ref: ref}
+	rv.buckets[k] = b
+	return b
 }
 
 // Regions names where the job's buckets live, "<cloud>:<region>", for the
@@ -51,11 +78,11 @@ func Resolve(job Job, cfg config.Config) *Resolved {
 // objstore.Locator, or the open or lookup failed) gets its cloud's
 // configured default region.
 func (rj *Resolved) Regions(ctx context.Context) (src string, dsts []string) {
-	rj.mu.Lock()
-	defer rj.mu.Unlock()
-	src = rj.locate(ctx, &rj.src)
-	for i := range rj.dsts {
-		dsts = append(dsts, rj.locate(ctx, &rj.dsts[i]))
+	rj.rv.mu.Lock()
+	defer rj.rv.mu.Unlock()
+	src = rj.locate(ctx, rj.src)
+	for _, b := range rj.dsts {
+		dsts = append(dsts, rj.locate(ctx, b))
 	}
 	return src, dsts
 }
@@ -70,11 +97,11 @@ func (rj *Resolved) locate(ctx context.Context, b *bucket) string {
 		b.region = "local:" + b.side
 		return b.region
 	case objstore.SchemeS3:
-		cloud, fallback = "aws", rj.cfg.AWSDefaultRegion
+		cloud, fallback = "aws", rj.rv.cfg.AWSDefaultRegion
 	case objstore.SchemeGCS:
-		cloud, fallback = "gcp", rj.cfg.GCPDefaultRegion
+		cloud, fallback = "gcp", rj.rv.cfg.GCPDefaultRegion
 	case objstore.SchemeAzure:
-		cloud, fallback = "azure", rj.cfg.AzureDefaultRegion
+		cloud, fallback = "azure", rj.rv.cfg.AzureDefaultRegion
 	default:
 		b.region = b.loc.Scheme + ":" + b.loc.Bucket
 		return b.region
@@ -108,20 +135,20 @@ func (rj *Resolved) open(ctx context.Context, b *bucket) (objstore.Store, error)
 // stores opens every bucket of the job and checks it exists and answers,
 // once; the destinations are in the job's order.
 func (rj *Resolved) stores(ctx context.Context) (jobStores, error) {
-	rj.mu.Lock()
-	defer rj.mu.Unlock()
+	rj.rv.mu.Lock()
+	defer rj.rv.mu.Unlock()
 	js := jobStores{job: rj.Job, srcRef: rj.src.ref}
 	var err error
-	if js.src, err = rj.checked(ctx, &rj.src); err != nil {
+	if js.src, err = rj.checked(ctx, rj.src); err != nil {
 		return js, err
 	}
-	for i := range rj.dsts {
-		st, err := rj.checked(ctx, &rj.dsts[i])
+	for _, b := range rj.dsts {
+		st, err := rj.checked(ctx, b)
 		if err != nil {
 			return js, err
 		}
 		js.dsts = append(js.dsts, st)
-		js.refs = append(js.refs, rj.dsts[i].ref)
+		js.refs = append(js.refs, b.ref)
 	}
 	return js, nil
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/objstore/local"
 )
 
-// TestJobOpensSourceOnce: one resolved job is located, previewed,
-// preflighted and run, and the client opens its source bucket once. The
-// gateways (in this process) open it by its bucket URL, which names no
-// key: they are not counted.
+// TestJobOpensSourceOnce: a job is located and previewed, resolved again
+// by the same Resolver (as the CLI's preview, plan and run are), preflighted
+// and run, and the client opens its source bucket once. The gateways (in
+// this process) open it by its bucket URL, which names no key: they are not
+// counted.
 func TestJobOpensSourceOnce(t *testing.T) {
 	src, dst := t.TempDir(), t.TempDir()
 	files := writeTree(t, src, 12, func(i int) int { return 100 + i })
@@ -27,7 +28,9 @@ func TestJobOpensSourceOnce(t *testing.T) {
 	t.Cleanup(restoreLocal)
 	d := newTestDataplane(t, 1, 1)
 	srcLoc, dstLoc := loc(t, src), loc(t, dst)
-	rj := Resolve(Job{Src: srcLoc, Dsts: []objstore.Location{dstLoc}, Recursive: true}, d.opts.Config)
+	job := Job{Src: srcLoc, Dsts: []objstore.Location{dstLoc}, Recursive: true}
+	rv := NewResolver(d.opts.Config)
+	rj := rv.Resolve(job)
 	ctx := context.Background()
 	if s, ds := rj.Regions(ctx); s != "local:src" || len(ds) != 1 || ds[0] != "local:dst" {
 		t.Fatalf("regions %s %v", s, ds)
@@ -36,6 +39,7 @@ func TestJobOpensSourceOnce(t *testing.T) {
 	if err != nil || p.Objects != 12 {
 		t.Fatalf("preview: %d objects, %v", p.Objects, err)
 	}
+	rj = rv.Resolve(job)
 	if err := Preflight(ctx, []*Resolved{rj}); err != nil {
 		t.Fatal(err)
 	}
