@@ -17,7 +17,7 @@ type Dataplane struct {
 	c     *Client
 	inner *dataplane.Dataplane
 	mu    sync.Mutex
-	jobs  []dataplane.Job
+	jobs  []*dataplane.Resolved
 	// provisioned makes Provision idempotent: AutoDeprovision provisions,
 	// and code written for the Python client calls Provision inside it.
 	provisioned bool
@@ -74,7 +74,7 @@ func (c *Client) Dataplane(opts DataplaneOptions) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func (dp *Dataplane) QueueSync(src, dst string, opts QueueSyncOptions) error {
 
 func (dp *Dataplane) queue(job dataplane.Job) error {
 	dp.mu.Lock()
-	dp.jobs = append(dp.jobs, job)
+	dp.jobs = append(dp.jobs, dp.c.resolver.Resolve(job))
 	dp.mu.Unlock()
 	return nil
 }

@@ -111,7 +111,8 @@ func (c *Client) abortUpload(ctx context.Context, u dataplane.JournalUpload) err
 	if err != nil {
 		return err
 	}
-	opts := objstore.Options{RequesterPays: c.cfg.RequesterPays}
+	opts := c.stores
+	opts.RequesterPays = c.cfg.RequesterPays
 	if loc.Scheme == objstore.SchemeS3 {
 		opts.Endpoint = c.cfg.internal().S3EndpointFor(loc.Bucket)
 	}

@@ -15,11 +15,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/planner"
 
@@ -70,9 +71,16 @@ type Client struct {
 	log      *slog.Logger
 	provider func() compute.Provider
 	// test is set only by WithFrameFaults (builds tagged skyplane_faults).
-	test   gateway.TestHooks
+	test   control.TestHooks
 	dir    string
 	filter *dataplane.Filter
+	// chunkTimeout resends a chunk not landed by then (0: the default).
+	chunkTimeout time.Duration
+	// resolver opens each bucket once for the preview, plan and run of a
+	// command.
+	resolver *dataplane.Resolver
+	// stores is what every store is opened with (WithStoreCredentials).
+	stores objstore.Options
 }
 
 // Option adjusts a Client.
@@ -80,6 +88,10 @@ type Option func(*Client)
 
 // WithLogger sends the client's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithChunkTimeout resends a chunk whose attempt has not landed after d
+// (default 5 minutes): it recovers a link that stalls without failing.
+func WithChunkTimeout(d time.Duration) Option { return func(c *Client) { c.chunkTimeout = d } }
 
 // WithDir puts gateway logs and stats of the next dataplane in dir.
 func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
@@ -92,6 +104,7 @@ func NewClient(cfg Config, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	c.resolver = dataplane.NewResolver(cfg.internal(), c.stores)
 	return c
 }
 
@@ -187,11 +200,11 @@ func (c *Client) PreviewSync(ctx context.Context, src, dst string, opts PreviewO
 }
 
 func (c *Client) preview(ctx context.Context, job dataplane.Job, maxSamples int, each func(Sample)) (Preview, error) {
-	dp, err := c.newDataplane(ctx, job, 1)
-	if err != nil {
+	rj := c.resolver.Resolve(job)
+	if _, err := c.newDataplane(ctx, rj, 1); err != nil {
 		return Preview{}, err
 	}
-	p, err := dataplane.PreviewJobs(ctx, dp, []dataplane.Job{job}, maxSamples, sampleFunc(each))
+	p, err := dataplane.PreviewJobs(ctx, []*dataplane.Resolved{rj}, maxSamples, sampleFunc(each))
 	return previewOf(p), err
 }
 
@@ -231,34 +244,32 @@ func (c *Client) gateways(n int) (int, error) {
 	return cfg.MaxInstances, nil
 }
 
-func (c *Client) newDataplane(ctx context.Context, job dataplane.Job, n int) (*dataplane.Dataplane, error) {
-	var dsts []string
-	for _, d := range job.Dsts {
-		dsts = append(dsts, dataplane.RegionTag(ctx, d, "dst", c.cfg.internal()))
-	}
+func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n int) (*dataplane.Dataplane, error) {
+	src, dsts := job.Regions(ctx)
 	n, err := c.gateways(n)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planner.Direct(dataplane.RegionTag(ctx, job.Src, "src", c.cfg.internal()), dsts, n)
+	plan, err := planner.Direct(src, dsts, n)
 	if err != nil {
 		return nil, err
 	}
-	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test})
+	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout})
 }
 
 func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress func(Progress)) (res *Result, err error) {
 	if err := c.cfg.Validate(); err != nil {
 		return nil, err
 	}
-	inner, err := c.newDataplane(ctx, job, n)
+	rj := c.resolver.Resolve(job)
+	inner, err := c.newDataplane(ctx, rj, n)
 	if err != nil {
 		return nil, err
 	}
-	if err := dataplane.Preflight(ctx, inner, []dataplane.Job{job}); err != nil {
+	if err := dataplane.Preflight(ctx, []*dataplane.Resolved{rj}); err != nil {
 		return nil, err
 	}
-	dp := &Dataplane{c: c, inner: inner, jobs: []dataplane.Job{job}}
+	dp := &Dataplane{c: c, inner: inner, jobs: []*dataplane.Resolved{rj}}
 	err = dp.AutoDeprovision(ctx, func(dp *Dataplane) error {
 		var err error
 		res, err = dp.Run(ctx, progress)
@@ -288,7 +299,7 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	if err != nil {
 		return nil, err
 	}
-	dp, err := c.newDataplane(ctx, job, opts.Gateways)
+	dp, err := c.newDataplane(ctx, c.resolver.Resolve(job), opts.Gateways)
 	if err != nil {
 		return nil, err
 	}

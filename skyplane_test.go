@@ -68,6 +68,7 @@ func smallConfig() skyplane.Config {
 	cfg.NumConnections = 4
 	cfg.MultipartMinThresholdMB = 1
 	cfg.MultipartChunkSizeMB = 1
+	cfg.GatewayBinary = os.Getenv("SKYPLANE_GATEWAY_BIN") // what TestMain built
 	return cfg
 }
 

@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
 
 // Progress is a snapshot of a running transfer. Its totals grow while the
@@ -159,7 +159,7 @@ func resultOf(r *dataplane.Result) *Result {
 	return out
 }
 
-func statsOf(s gateway.Stats) Stats {
+func statsOf(s control.Stats) Stats {
 	return Stats{
 		ID: s.ID, Region: s.Region,
 		WireBytesSent: s.WireBytesSent, WireBytesRecv: s.WireBytesRecv,

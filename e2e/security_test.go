@@ -21,7 +21,7 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
@@ -38,29 +38,29 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 	p := local.New(binary)
 	ctx := context.Background()
 	insts, err := p.Provision(ctx, []compute.Spec{{ID: "dst-sealed", Region: "local:dst"}, {ID: "dst-unsealed", Region: "local:dst"}},
-		compute.Boot{Secret: secret, Key: key, Dir: dir})
+		compute.Shared{Secret: secret, Key: key, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Deprovision(context.Background()) })
 	const budget = 64 << 20
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	rel := func(p string) string { return strings.TrimPrefix(p, "/") }
 	dstDir := filepath.Join(dir, "dst")
 	for _, in := range insts {
 		sealed := in.ID == "dst-sealed"
 		t.Run(in.ID, func(t *testing.T) {
 			t.Parallel() // each waits out a 10 s handshake timeout
-			c := gateway.NewClient(in.ID, in.Control, secret)
-			if err := c.SetProgram(ctx, gateway.Program{NumConnections: 1, Encrypt: sealed, Sinks: []string{"local:dst"}, MemoryBudget: budget}); err != nil {
+			c := control.NewClient(in.ID, in.Control, secret)
+			if err := c.SetProgram(ctx, control.Program{NumConnections: 1, Encrypt: sealed, Sinks: []string{"local:dst"}, MemoryBudget: budget}); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.RegisterJobs(ctx, gateway.JobRegistration{Run: "run", Scopes: []gateway.Scope{{Store: ref, Prefix: rel(dstDir) + "/"}}}); err != nil {
+			if err := c.RegisterJobs(ctx, control.JobRegistration{Run: "run", Scopes: []control.Scope{{Bucket: ref, Prefix: rel(dstDir) + "/"}}}); err != nil {
 				t.Fatal(err)
 			}
 			frame := func(id byte, dstKey string, data []byte) *wire.Frame {
 				req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: "src", Length: int64(len(data)),
-					Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: dstKey}}}
+					Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: dstKey}}}
 				meta, _ := json.Marshal(map[string]any{"target": "local:dst", "req": req})
 				return &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: md5.Sum(data)}
 			}
@@ -84,14 +84,14 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 				}
 				return nil
 			}
-			stats := func() gateway.Stats {
+			stats := func() control.Stats {
 				st, err := c.Status(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return st.Stats
 			}
-			waitFor := func(what string, ok func(gateway.Stats) bool) gateway.Stats {
+			waitFor := func(what string, ok func(control.Stats) bool) control.Stats {
 				deadline := time.Now().Add(10 * time.Second)
 				for {
 					st := stats()
@@ -131,7 +131,7 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			if err := send(key, outside, inside); err != nil {
 				t.Fatal(err)
 			}
-			st := waitFor("inside frame written", func(s gateway.Stats) bool { return s.ChunksWritten == 1 })
+			st := waitFor("inside frame written", func(s control.Stats) bool { return s.ChunksWritten == 1 })
 			if st.FramesOutsideJobs != 1 || st.FramesRecv != 2 {
 				t.Fatalf("stats %+v: want 1 frame outside jobs of 2 received", st)
 			}
@@ -159,7 +159,7 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 			}
 			refused := false
 			for _, e := range evs {
-				refused = refused || e.State == gateway.StateFailed && e.Chunk == outside.ChunkID && strings.Contains(e.Err, "outside every registered job")
+				refused = refused || e.State == control.StateFailed && e.Chunk == outside.ChunkID && strings.Contains(e.Err, "outside every registered job")
 			}
 			if !refused {
 				t.Fatalf("no failed event for the refused frame: %+v", evs)

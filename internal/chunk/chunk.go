@@ -32,10 +32,11 @@ func (id *ID) UnmarshalText(b []byte) error {
 	return err
 }
 
-// Store names the bucket a chunk is read from or written to, with the
-// settings a gateway needs to open it. Requests carry it so one set of
-// gateways can serve many jobs over different buckets.
-type Store struct {
+// Bucket names the bucket a chunk is read from or written to, with the
+// settings a gateway needs to open it (an objstore.Store is the opened
+// bucket). Requests carry it so one set of gateways can serve many jobs
+// over different buckets.
+type Bucket struct {
 	URL           string `json:"url"` // bucket-level URL, e.g. s3://bucket or file:///
 	Endpoint      string `json:"endpoint,omitempty"`
 	RequesterPays bool   `json:"requester_pays,omitempty"`
@@ -43,11 +44,12 @@ type Store struct {
 	NoFsync bool `json:"no_fsync,omitempty"`
 }
 
-// Dest is where a chunk lands in one destination region.
+// Dest is where a chunk lands for one destination gateway group.
 type Dest struct {
-	// Region is the region tag of the destination gateway group that writes it.
-	Region   string `json:"region"`
-	Store    Store  `json:"store"`
+	// Group is the key of the destination gateway group that writes it
+	// (planner.Group.Key: a region tag, or local:dst).
+	Group    string `json:"group"`
+	Bucket   Bucket `json:"bucket"`
 	Key      string `json:"key"`
 	UploadID string `json:"upload_id,omitempty"` // empty: whole-object write
 }
@@ -56,7 +58,7 @@ type Dest struct {
 // every destination in Dests.
 type Request struct {
 	ID     ID     `json:"id"`
-	Src    Store  `json:"src"`
+	Src    Bucket `json:"src"`
 	SrcKey string `json:"src_key"`
 	// SrcVersion pins every read of the object to the version listed
 	// (objstore.Object.Version); empty reads whatever is there.

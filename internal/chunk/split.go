@@ -14,13 +14,6 @@ type Params struct {
 	MinPartSize int64 // smallest non-final part the destination accepts (objstore.Features)
 }
 
-// DefaultParams are the original Skyplane defaults: multipart on above 128
-// MiB, 64 MiB parts, at most 9990 parts. MinPartSize is left 0: take it from
-// the destination store's Features.
-func DefaultParams() Params {
-	return Params{Enabled: true, Threshold: 128 * MiB, PartSize: 64 * MiB, MaxParts: 9990}
-}
-
 // Range is one byte range of an object.
 type Range struct {
 	Offset, Length int64

@@ -36,8 +36,12 @@ func checkCover(t *testing.T, size int64, p Params, rs []Range) {
 	}
 }
 
+// original is the original Skyplane's striping: above 128 MiB, 64 MiB
+// parts, at most 9990 parts.
+var original = Params{Enabled: true, Threshold: 128 * MiB, PartSize: 64 * MiB, MaxParts: 9990}
+
 func TestSplit(t *testing.T) {
-	def := DefaultParams()
+	def := original
 	small := Params{Enabled: true, Threshold: 10, PartSize: 4, MaxParts: 100}
 	whole := func(n int64) []Range { return []Range{{0, n, 0}} }
 	for _, tc := range []struct {
@@ -76,7 +80,7 @@ func TestSplit(t *testing.T) {
 }
 
 func TestSplitDefaultsGrowForHugeObjects(t *testing.T) {
-	def := DefaultParams()
+	def := original
 	// 1 TiB at 64 MiB would need 16384 parts > 9990: part size grows to
 	// ceil(1 TiB / 9990) rounded up to a MiB = 105 MiB.
 	size := int64(1) << 40

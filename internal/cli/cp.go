@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -199,6 +200,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if flt != nil {
 		opts = append(opts, skyplane.WithFilter(flt))
 	}
+	if d, err := time.ParseDuration(os.Getenv("SKYPLANE_CHUNK_TIMEOUT")); err == nil && d > 0 {
+		opts = append(opts, skyplane.WithChunkTimeout(d))
+	}
+	cfg.GatewayBinary = cmp.Or(cfg.GatewayBinary, os.Getenv("SKYPLANE_GATEWAY_BIN"))
+	opts = append(opts, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)))
 	client := skyplane.NewClient(cfg, opts...)
 	// early classifies an error met before any gateway started.
 	early := func(err error) error {

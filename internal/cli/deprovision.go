@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,7 @@ transfers kept open so they could resume.`,
 			if err != nil {
 				return err
 			}
-			res, err := skyplane.NewClient(cfg).Deprovision(cmd.Context(), skyplane.DeprovisionOptions{})
+			res, err := skyplane.NewClient(cfg, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv))).Deprovision(cmd.Context(), skyplane.DeprovisionOptions{})
 			if res.GatewaysFound == 0 {
 				fmt.Fprintln(e.stdout, "No gateways running.")
 			} else {

@@ -11,8 +11,9 @@ type Spec struct {
 	Region string // region tag, e.g. "local:src", "aws:us-east-1"
 }
 
-// Boot is what every gateway of one dataplane shares.
-type Boot struct {
+// Shared is what every gateway of one dataplane shares; a provider writes
+// it into each gateway's own boot file (control.Boot).
+type Shared struct {
 	Secret string // control API bearer token
 	Key    []byte // per-dataplane frame key
 	// TLSCert and TLSKey (PEM): the dataplane's TLS identity (encrypt_socket_tls).
@@ -35,7 +36,7 @@ type Provider interface {
 	Name() string
 	// Provision starts one gateway per spec and returns them once all are
 	// ready. On error, whatever was started is already torn down.
-	Provision(ctx context.Context, specs []Spec, boot Boot) ([]Instance, error)
+	Provision(ctx context.Context, specs []Spec, shared Shared) ([]Instance, error)
 	// Deprovision stops every gateway this provider started. It is safe to
 	// call more than once and after a failed Provision.
 	Deprovision(ctx context.Context) error

@@ -120,7 +120,7 @@ func TestSourceRewrittenInFlight(t *testing.T) {
 			}
 			useStore(t, st)
 			d := newTestDataplane(t, 1, 1)
-			res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}}, nil)
+			res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}), nil)
 			// A gateway read already under way when the run failed may
 			// still come in: it must not write into src while the test's
 			// temporary directories are removed.

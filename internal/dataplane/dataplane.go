@@ -22,7 +22,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/config"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/planner"
 )
 
@@ -34,25 +34,23 @@ type Options struct {
 	// Empty: <state dir>/dataplanes/<id>.
 	Dir  string
 	Log  *slog.Logger
-	Test gateway.TestHooks
+	Test control.TestHooks
 	// JournalDir holds resume journals (default <state dir>/journals).
 	JournalDir string
 	// ChunkTimeout resends a chunk whose attempt has not landed by then
-	// (0: $SKYPLANE_CHUNK_TIMEOUT, else 5 minutes).
+	// (0: DefaultChunkTimeout).
 	ChunkTimeout time.Duration
 }
 
-// EnvChunkTimeout overrides the default chunk timeout (a Go duration, "90s").
-const EnvChunkTimeout = "SKYPLANE_CHUNK_TIMEOUT"
+// DefaultChunkTimeout is long enough for a 16 MiB part over a slow WAN
+// link, short enough that a stalled link does not hold a transfer for long.
+const DefaultChunkTimeout = 5 * time.Minute
 
 func (o Options) chunkTimeout() time.Duration {
 	if o.ChunkTimeout > 0 {
 		return o.ChunkTimeout
 	}
-	if d, err := time.ParseDuration(os.Getenv(EnvChunkTimeout)); err == nil && d > 0 {
-		return d
-	}
-	return 5 * time.Minute
+	return DefaultChunkTimeout
 }
 
 // Dataplane is a provisioned set of gateways following one plan.
@@ -68,7 +66,7 @@ type Dataplane struct {
 	mu          sync.Mutex
 	provisioned bool
 	instances   []compute.Instance
-	groups      map[string][]*gateway.Client // group key → its gateways
+	groups      map[string][]*control.Client // group key → its gateways
 	// hopOwner maps a data address in a route (as rewritten by RouteHook)
 	// to the gateway behind it.
 	hopOwner map[string]string
@@ -133,9 +131,9 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 		}
 	}
 	d.log.Info("provisioning gateways", "count", len(specs), "provider", d.opts.Provider.Name())
-	boot := compute.Boot{Secret: d.secret, Key: d.key, Dir: d.opts.Dir}
+	boot := compute.Shared{Secret: d.secret, Key: d.key, Dir: d.opts.Dir}
 	if d.opts.Config.EncryptSocketTLS {
-		if boot.TLSCert, boot.TLSKey, err = gateway.NewTLSIdentity(7 * 24 * time.Hour); err != nil {
+		if boot.TLSCert, boot.TLSKey, err = control.NewTLSIdentity(7 * 24 * time.Hour); err != nil {
 			return fmt.Errorf("create the dataplane's TLS identity: %w", err)
 		}
 	}
@@ -155,14 +153,14 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 	for _, in := range insts {
 		byID[in.ID] = in
 	}
-	d.groups = map[string][]*gateway.Client{}
+	d.groups = map[string][]*control.Client{}
 	d.hopOwner = map[string]string{}
 	data := map[string][]string{}
 	owner := map[string]string{} // data address → gateway id
 	for gi, g := range d.plan.Groups {
 		for i := range g.Gateways {
 			in := byID[gatewayID(gi, g, i)]
-			d.groups[g.Key] = append(d.groups[g.Key], gateway.NewClient(in.ID, in.Control, d.secret))
+			d.groups[g.Key] = append(d.groups[g.Key], control.NewClient(in.ID, in.Control, d.secret))
 			data[g.Key] = append(data[g.Key], in.Data)
 			owner[in.Data] = in.ID
 		}
@@ -194,12 +192,12 @@ func gatewayID(groupIndex int, g planner.Group, i int) string {
 	return role + "-" + strconv.Itoa(i)
 }
 
-func (d *Dataplane) program(g planner.Group, data map[string][]string, owner map[string]string) (gateway.Program, error) {
+func (d *Dataplane) program(g planner.Group, data map[string][]string, owner map[string]string) (control.Program, error) {
 	cfg := d.opts.Config
 	// Within one cloud region the data never leaves the provider's network:
 	// compression and encryption only cost CPU there.
 	intra := d.intraRegion()
-	p := gateway.Program{
+	p := control.Program{
 		Source:          g.Role == planner.RoleSource,
 		Routes:          map[string][]string{},
 		NumConnections:  cfg.NumConnections,
@@ -262,8 +260,8 @@ func (d *Dataplane) Deprovision(ctx context.Context) error {
 	return err
 }
 
-func (d *Dataplane) clients(role planner.Role) []*gateway.Client {
-	var out []*gateway.Client
+func (d *Dataplane) clients(role planner.Role) []*control.Client {
+	var out []*control.Client
 	for _, g := range d.plan.Groups {
 		if g.Role == role {
 			out = append(out, d.groups[g.Key]...)
@@ -284,8 +282,8 @@ func (d *Dataplane) groupOf(id string) string {
 	return ""
 }
 
-func (d *Dataplane) allClients() []*gateway.Client {
-	var out []*gateway.Client
+func (d *Dataplane) allClients() []*control.Client {
+	var out []*control.Client
 	for _, g := range d.plan.Groups {
 		out = append(out, d.groups[g.Key]...)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/objstore/local"
 	"github.com/skyplane-project/skyplane-go/internal/planner"
@@ -30,10 +31,10 @@ type inproc struct {
 
 func (p *inproc) Name() string { return "inproc" }
 
-func (p *inproc) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+func (p *inproc) Provision(ctx context.Context, specs []compute.Spec, boot compute.Shared) ([]compute.Instance, error) {
 	var out []compute.Instance
 	for _, s := range specs {
-		g, err := gateway.Start(ctx, gateway.Boot{ID: s.ID, Region: s.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
+		g, err := gateway.Start(ctx, control.Boot{ID: s.ID, Region: s.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
 			StatsFile: filepath.Join(boot.Dir, s.ID+".stats.json")}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return nil, err
@@ -182,7 +183,7 @@ func TestListingStreamsIntoDispatch(t *testing.T) {
 		time.Sleep(30 * time.Second)
 		once.Do(func() { close(gate.release) })
 	}()
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}}, progress)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}), progress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestBroadcastReadsOnce(t *testing.T) {
 	src, dstA, dstB := t.TempDir(), t.TempDir(), t.TempDir()
 	files := writeTree(t, src, 12, func(i int) int { return i * 300_000 }) // some striped (> 1 MiB)
 	d := newTestDataplane(t, 1, 2)
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dstA), loc(t, dstB)}, Recursive: true}}, nil)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dstA), loc(t, dstB)}, Recursive: true}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +233,7 @@ func TestCorruptionRetriedUnderRace(t *testing.T) {
 	files := writeTree(t, src, 30, func(i int) int { return 50_000 + i*100_000 })
 	plan, _ := planner.Direct("local:src", []string{"local:dst"}, 2)
 	d, err := New(plan, Options{Config: testConfig(), Provider: &inproc{}, Dir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Test: gateway.TestHooks{CorruptFrames: 2}})
+		Test: control.TestHooks{CorruptFrames: 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestCorruptionRetriedUnderRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Deprovision(context.Background())
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}}, nil)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestCancelThenResume(t *testing.T) {
 	src, dst, journals := t.TempDir(), t.TempDir(), t.TempDir()
 	files := writeTree(t, src, 3, func(int) int { return 8 << 20 })
 	job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}
-	run := func(ctx context.Context, hooks gateway.TestHooks, progress func(Progress)) (*Result, error) {
+	run := func(ctx context.Context, hooks control.TestHooks, progress func(Progress)) (*Result, error) {
 		plan, _ := planner.Direct("local:src", []string{"local:dst"}, 1)
 		d, err := New(plan, Options{Config: testConfig(), Provider: &inproc{}, Dir: t.TempDir(), JournalDir: journals, Log: quietLog(), Test: hooks})
 		if err != nil {
@@ -267,11 +268,11 @@ func TestCancelThenResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer d.Deprovision(context.Background())
-		return d.Run(ctx, []Job{job}, progress)
+		return d.Run(ctx, resolved(d, job), progress)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var half int64
-	_, err := run(ctx, gateway.TestHooks{FrameDelayMS: 100}, func(p Progress) {
+	_, err := run(ctx, control.TestHooks{FrameDelayMS: 100}, func(p Progress) {
 		if p.BytesDone >= p.BytesTotal/2 && p.BytesTotal > 0 {
 			half = p.BytesDone
 			cancel()
@@ -299,7 +300,7 @@ func TestCancelThenResume(t *testing.T) {
 		}
 	}
 
-	res, err := run(context.Background(), gateway.TestHooks{}, nil)
+	res, err := run(context.Background(), control.TestHooks{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,4 +314,14 @@ func TestCancelThenResume(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(journals, "*")); len(m) != 0 {
 		t.Errorf("journal left after success: %v", m)
 	}
+}
+
+// resolved resolves jobs under d's configuration, as the root package does.
+func resolved(d *Dataplane, jobs ...Job) []*Resolved {
+	rv := NewResolver(d.opts.Config, objstore.Options{})
+	var out []*Resolved
+	for _, j := range jobs {
+		out = append(out, rv.Resolve(j))
+	}
+	return out
 }

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -260,140 +258,4 @@ func precision(t time.Time) time.Duration {
 		}
 	}
 	return time.Nanosecond
-}
-
-// Preflight opens every store of the jobs and checks what can be checked
-// before any gateway starts: buckets exist and are readable, and a single
-// object exists. Errors here cost no provisioning.
-func Preflight(ctx context.Context, d *Dataplane, jobs []Job) error {
-	for _, job := range jobs {
-		src, _, err := d.openStore(ctx, job.Src)
-		if err != nil {
-			return err
-		}
-		for _, dl := range job.Dsts {
-			if _, _, err := d.openStore(ctx, dl); err != nil {
-				return err
-			}
-		}
-		if !job.Recursive && !job.Sync {
-			for _, err := range copyItems(ctx, job, src) {
-				if err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// Preview summarises what jobs would move without moving anything.
-type Preview struct {
-	Objects int64
-	Bytes   int64
-	Deletes int64
-	Samples []Sample
-}
-
-// Sample is one "src => dst (size)" line of a plan.
-type Sample struct {
-	Src, Dst string
-	Size     int64
-	Op       string // copy, or for sync: the reason, or "delete"
-}
-
-// PreviewJobs streams the jobs' listings, counting and keeping the first
-// maxSamples entries; each op is also handed to each (which may be nil).
-func PreviewJobs(ctx context.Context, d *Dataplane, jobs []Job, maxSamples int, each func(Sample)) (Preview, error) {
-	var p Preview
-	add := func(s Sample) {
-		if len(p.Samples) < maxSamples {
-			p.Samples = append(p.Samples, s)
-		}
-		if each != nil {
-			each(s)
-		}
-	}
-	for _, job := range jobs {
-		src, _, err := d.openStore(ctx, job.Src)
-		if err != nil {
-			return p, err
-		}
-		src, _ = filterJobStores(job, src, nil)
-		if job.Sync {
-			dst, _, err := d.openStore(ctx, job.Dsts[0])
-			if err != nil {
-				return p, err
-			}
-			_, dsts := filterJobStores(job, src, []objstore.Store{dst})
-			for op, err := range SyncOps(ctx, job.Src, job.Dsts[0], src, dsts[0], job.Delete) {
-				if err != nil {
-					return p, err
-				}
-				dstLoc := job.Dsts[0]
-				dstLoc.Key = op.DstKey
-				if op.Kind == "delete" {
-					p.Deletes++
-					add(Sample{Dst: dstLoc.String(), Op: "delete"})
-					continue
-				}
-				srcLoc := job.Src
-				srcLoc.Key = op.Src.Key
-				p.Objects++
-				p.Bytes += op.Src.Size
-				add(Sample{Src: srcLoc.String(), Dst: dstLoc.String(), Size: op.Src.Size, Op: op.Reason})
-			}
-			continue
-		}
-		for it, err := range copyItems(ctx, job, src) {
-			if err != nil {
-				return p, err
-			}
-			p.Objects++
-			p.Bytes += it.obj.Size
-			srcLoc := job.Src
-			srcLoc.Key = it.obj.Key
-			for i, k := range it.dstKeys {
-				dstLoc := job.Dsts[i]
-				dstLoc.Key = k
-				add(Sample{Src: srcLoc.String(), Dst: dstLoc.String(), Size: it.obj.Size, Op: "copy"})
-			}
-		}
-	}
-	return p, nil
-}
-
-// RegionTag names where loc's bucket lives, "<cloud>:<region>", for the
-// planner. Local disk has no region: its side ("src" or "dst") gets a
-// gateway group of its own. A store that cannot say (no Locator, or the
-// lookup failed) gets its cloud's configured default region.
-func RegionTag(ctx context.Context, loc objstore.Location, side string, cfg config.Config) string {
-	cloud, fallback := "", ""
-	switch loc.Scheme {
-	case objstore.SchemeLocal:
-		return "local:" + side
-	case objstore.SchemeS3:
-		cloud, fallback = "aws", cfg.AWSDefaultRegion
-	case objstore.SchemeGCS:
-		cloud, fallback = "gcp", cfg.GCPDefaultRegion
-	case objstore.SchemeAzure:
-		cloud, fallback = "azure", cfg.AzureDefaultRegion
-	default:
-		return loc.Scheme + ":" + loc.Bucket
-	}
-	ref := storeRef(loc, cfg)
-	// Credentials and emulators from the environment until the command passes them (objstore.OptionsFromEnv).
-	opts := objstore.OptionsFromEnv(os.Getenv)
-	opts.Endpoint, opts.RequesterPays, opts.NoFsync = ref.Endpoint, ref.RequesterPays, ref.NoFsync
-	st, err := objstore.Open(ctx, loc, opts)
-	if err == nil {
-		if l, ok := st.(objstore.Locator); ok {
-			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			defer cancel()
-			if tag, err := l.Region(lctx); err == nil && tag != "" {
-				return tag
-			}
-		}
-	}
-	return cloud + ":" + fallback
 }

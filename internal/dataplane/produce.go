@@ -145,14 +145,14 @@ func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 				landed += rg.Length
 				continue
 			}
-			req.Dests = append(req.Dests, chunk.Dest{Region: od.group, Store: od.ref, Key: od.key, UploadID: od.uploadID})
+			req.Dests = append(req.Dests, chunk.Dest{Group: od.group, Bucket: od.ref, Key: od.key, UploadID: od.uploadID})
 			cs.pending[od.group] = true
 		}
 		if len(req.Dests) == 0 {
 			continue
 		}
 		cs.req = req
-		r.chunks[req.ID] = cs
+		r.table.add(cs)
 		reqs = append(reqs, req)
 	}
 	if prev == nil {

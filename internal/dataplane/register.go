@@ -7,7 +7,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/config"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
@@ -16,7 +16,7 @@ import (
 // store or key, and source gateways drop requests once the run has ended.
 // It returns the run's id for endRun.
 func (r *run) registerRun(stores []jobStores) (string, error) {
-	reg := gateway.JobRegistration{Run: randomHex(8)}
+	reg := control.JobRegistration{Run: randomHex(8)}
 	for _, js := range stores {
 		for i, ref := range js.refs {
 			reg.Scopes = append(reg.Scopes, jobScope(js.job, i, ref))
@@ -32,14 +32,14 @@ func (r *run) registerRun(stores []jobStores) (string, error) {
 
 // jobScope is where job writes at its i-th destination: the exact key of a
 // single-object copy, else everything under the destination prefix.
-func jobScope(job Job, i int, ref chunk.Store) gateway.Scope {
+func jobScope(job Job, i int, ref chunk.Bucket) control.Scope {
 	dst := job.Dsts[i]
 	if !job.Recursive && !job.Sync {
 		if key, err := chunk.NewMapping(job.Src.Key, dst.Key, false).Dest(job.Src.Key); err == nil {
-			return gateway.Scope{Store: ref, Prefix: key, Exact: true}
+			return control.Scope{Bucket: ref, Prefix: key, Exact: true}
 		}
 	}
-	return gateway.Scope{Store: ref, Prefix: destPrefix(dst.Key)}
+	return control.Scope{Bucket: ref, Prefix: destPrefix(dst.Key)}
 }
 
 // endRun tells every gateway the run is over, so what they still hold for

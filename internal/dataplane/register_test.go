@@ -4,27 +4,27 @@ import (
 	"testing"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
 func TestJobScope(t *testing.T) {
-	ref := chunk.Store{URL: "s3://bucket"}
+	ref := chunk.Bucket{URL: "s3://bucket"}
 	cases := []struct {
 		name string
 		job  Job
-		want gateway.Scope
+		want control.Scope
 	}{
 		{"recursive", Job{Src: objstore.Location{Key: "data/"}, Dsts: []objstore.Location{{Key: "backup"}}, Recursive: true},
-			gateway.Scope{Store: ref, Prefix: "backup/"}},
+			control.Scope{Bucket: ref, Prefix: "backup/"}},
 		{"recursive to the bucket", Job{Src: objstore.Location{Key: "data/"}, Dsts: []objstore.Location{{Key: ""}}, Recursive: true},
-			gateway.Scope{Store: ref, Prefix: ""}},
+			control.Scope{Bucket: ref, Prefix: ""}},
 		{"sync", Job{Src: objstore.Location{Key: "a"}, Dsts: []objstore.Location{{Key: "b/"}}, Sync: true},
-			gateway.Scope{Store: ref, Prefix: "b/"}},
+			control.Scope{Bucket: ref, Prefix: "b/"}},
 		{"one object", Job{Src: objstore.Location{Key: "dir/file.txt"}, Dsts: []objstore.Location{{Key: "copy.txt"}}},
-			gateway.Scope{Store: ref, Prefix: "copy.txt", Exact: true}},
+			control.Scope{Bucket: ref, Prefix: "copy.txt", Exact: true}},
 		{"one object into a folder", Job{Src: objstore.Location{Key: "dir/file.txt"}, Dsts: []objstore.Location{{Key: "out/"}}},
-			gateway.Scope{Store: ref, Prefix: "out/file.txt", Exact: true}},
+			control.Scope{Bucket: ref, Prefix: "out/file.txt", Exact: true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -93,22 +93,3 @@ func (r *run) sweepStale(ctx context.Context, stores []jobStores) {
 		}
 	}
 }
-
-// abortOpen aborts every multipart upload the failed run left open, so no
-// staged part lingers (or is billed) at the destination.
-func (r *run) abortOpen() {
-	r.mu.Lock()
-	open := make([]*objDest, 0, len(r.open))
-	for od := range r.open {
-		open = append(open, od)
-	}
-	r.open = map[*objDest]bool{}
-	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
-	defer cancel()
-	for _, od := range open {
-		if err := od.store.AbortMultipart(ctx, od.key, od.uploadID); err != nil {
-			r.d.log.Error("abort multipart upload", "key", od.key, "upload", od.uploadID, "err", err)
-		}
-	}
-}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/objstore/local"
 	"github.com/skyplane-project/skyplane-go/internal/planner"
@@ -82,7 +82,7 @@ func TestListingErrorsAreNeverLost(t *testing.T) {
 			d := newTestDataplane(t, 1, 1)
 			job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true, Sync: tt.sync, Delete: tt.sync}
 			for range 5 { // the race this guards against was intermittent
-				res, err := d.Run(context.Background(), []Job{job}, nil)
+				res, err := d.Run(context.Background(), resolved(d, job), nil)
 				if !errors.Is(err, errPage2) || res != nil {
 					t.Fatalf("run = %+v, %v; want the listing error and no result", res, err)
 				}
@@ -100,7 +100,7 @@ func TestResumeAfterSourceChanged(t *testing.T) {
 	job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}
 	run := runner(t, journals, job)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := run(ctx, gateway.TestHooks{FrameDelayMS: 100}, func(p Progress) {
+	_, err := run(ctx, control.TestHooks{FrameDelayMS: 100}, func(p Progress) {
 		if p.BytesTotal > 0 && p.BytesDone >= p.BytesTotal/2 {
 			cancel()
 		}
@@ -120,7 +120,7 @@ func TestResumeAfterSourceChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := run(context.Background(), gateway.TestHooks{}, nil)
+	res, err := run(context.Background(), control.TestHooks{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +136,8 @@ func TestResumeAfterSourceChanged(t *testing.T) {
 	}
 }
 
-func runner(t *testing.T, journals string, job Job) func(context.Context, gateway.TestHooks, func(Progress)) (*Result, error) {
-	return func(ctx context.Context, hooks gateway.TestHooks, progress func(Progress)) (*Result, error) {
+func runner(t *testing.T, journals string, job Job) func(context.Context, control.TestHooks, func(Progress)) (*Result, error) {
+	return func(ctx context.Context, hooks control.TestHooks, progress func(Progress)) (*Result, error) {
 		plan, _ := planner.Direct("local:src", []string{"local:dst"}, 1)
 		d, err := New(plan, Options{Config: testConfig(), Provider: &inproc{}, Dir: t.TempDir(), JournalDir: journals, Log: quietLog(), Test: hooks})
 		if err != nil {
@@ -147,7 +147,7 @@ func runner(t *testing.T, journals string, job Job) func(context.Context, gatewa
 			t.Fatal(err)
 		}
 		defer d.Deprovision(context.Background())
-		return d.Run(ctx, []Job{job}, progress)
+		return d.Run(ctx, resolved(d, job), progress)
 	}
 }
 
@@ -162,7 +162,7 @@ func TestResumedCopyOverwritesForeignFiles(t *testing.T) {
 	job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}
 	run := runner(t, journals, job)
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := run(ctx, gateway.TestHooks{}, func(p Progress) {
+	_, err := run(ctx, control.TestHooks{}, func(p Progress) {
 		if p.ObjectsDone == 2 {
 			cancel()
 		}
@@ -189,7 +189,7 @@ func TestResumedCopyOverwritesForeignFiles(t *testing.T) {
 	if err := os.WriteFile(p, []byte(strings.Repeat("x", len(files[foreign]))), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res, err := run(context.Background(), gateway.TestHooks{}, nil)
+	res, err := run(context.Background(), control.TestHooks{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func TestHundredThousandObjectsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Deprovision(context.Background())
-	res, err := d.Run(context.Background(), []Job{{Src: loc(t, "/gen"), Dsts: []objstore.Location{loc(t, "/sink")}, Recursive: true}}, nil)
+	res, err := d.Run(context.Background(), resolved(d, Job{Src: loc(t, "/gen"), Dsts: []objstore.Location{loc(t, "/sink")}, Recursive: true}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

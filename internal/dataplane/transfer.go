@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -66,7 +66,7 @@ type Result struct {
 	// Restarted counts objects rewritten at the source while in flight and
 	// started again from their new version.
 	Restarted int
-	Stats     []gateway.Stats // per gateway, at the end of the transfer
+	Stats     []control.Stats // per gateway, at the end of the transfer
 
 	// Failed are objects a destination cannot hold, left out (Run then
 	// returns ErrObjectsFailed with this Result).
@@ -78,7 +78,7 @@ type objDest struct {
 	index    int // of the destination in the job
 	group    string
 	store    objstore.Store
-	ref      chunk.Store
+	ref      chunk.Bucket
 	key      string
 	uploadID string
 	parts    []objstore.Part
@@ -102,29 +102,14 @@ type objState struct {
 	gone bool
 }
 
-type chunkState struct {
-	req     chunk.Request
-	obj     *objState
-	pending map[string]bool // destination groups still to land
-	// Where the current attempt is, so a lost gateway's chunks can be sent
-	// again: the source gateway it was posted to, the next hop (data
-	// address) it was sent to per destination group, and when it was posted.
-	src   string
-	hops  map[string]string
-	since time.Time
-	// failures counts attempts the chunk failed itself; resends, attempts
-	// lost in transport. Each has its own limit.
-	failures, resends int
-}
-
 // jobStores are the opened stores of one job.
 type jobStores struct {
 	job     Job
 	journal *journal
 	src     objstore.Store
-	srcRef  chunk.Store
+	srcRef  chunk.Bucket
 	dsts    []objstore.Store
-	refs    []chunk.Store
+	refs    []chunk.Bucket
 	groups  []string
 }
 
@@ -139,7 +124,7 @@ type run struct {
 	start  time.Time
 
 	mu           sync.Mutex
-	chunks       map[chunk.ID]*chunkState
+	table        *chunkTable
 	outstanding  int        // objects dispatched and not finished
 	room         *sync.Cond // signalled when outstanding drops (on mu)
 	listingDone  bool
@@ -147,7 +132,6 @@ type run struct {
 	prog         Progress
 	result       Result
 	open         map[*objDest]bool // multipart uploads to abort on failure
-	lost         map[string]bool   // gateways declared lost
 	lostGateways int
 
 	dispatch chan chunk.Request
@@ -163,7 +147,7 @@ type run struct {
 // Run moves every job through the gateways and returns once the
 // destinations are complete and verified, or on the first fatal error
 // (after aborting open multipart uploads).
-func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progress)) (*Result, error) {
+func (d *Dataplane) Run(ctx context.Context, jobs []*Resolved, onProgress func(Progress)) (*Result, error) {
 	d.mu.Lock()
 	ok := d.provisioned
 	d.mu.Unlock()
@@ -179,10 +163,9 @@ func (d *Dataplane) Run(ctx context.Context, jobs []Job, onProgress func(Progres
 			PartSize:  int64(cfg.MultipartChunkSizeMB) << 20,
 			MaxParts:  cfg.MultipartMaxChunks,
 		},
-		chunks:      map[chunk.ID]*chunkState{},
+		table:       newChunkTable(maxAttempts, maxResends),
 		finished:    make(chan struct{}),
 		open:        map[*objDest]bool{},
-		lost:        map[string]bool{},
 		dispatch:    make(chan chunk.Request, dispatchBatch),
 		retrySig:    make(chan struct{}, 1),
 		completeSem: make(chan struct{}, completers),
@@ -341,25 +324,19 @@ func (r *run) limitParts(stores []jobStores) {
 	}
 }
 
-func (r *run) openJobs(jobs []Job) ([]jobStores, error) {
+func (r *run) openJobs(jobs []*Resolved) ([]jobStores, error) {
 	dests := r.d.plan.Destinations()
 	var out []jobStores
-	for _, job := range jobs {
+	for _, rj := range jobs {
+		job := rj.Job
 		if len(job.Dsts) != len(dests) {
 			return nil, fmt.Errorf("job %s has %d destinations, the dataplane %d", job.Src, len(job.Dsts), len(dests))
 		}
-		js := jobStores{job: job}
-		var err error
-		if js.src, js.srcRef, err = r.d.openStore(r.ctx, job.Src); err != nil {
+		js, err := rj.stores(r.ctx)
+		if err != nil {
 			return nil, err
 		}
-		for i, dl := range job.Dsts {
-			st, ref, err := r.d.openStore(r.ctx, dl)
-			if err != nil {
-				return nil, err
-			}
-			js.dsts = append(js.dsts, st)
-			js.refs = append(js.refs, ref)
+		for i := range job.Dsts {
 			js.groups = append(js.groups, dests[i].Key)
 		}
 		js.src, js.dsts = filterJobStores(job, js.src, js.dsts)

@@ -11,13 +11,10 @@ import (
 	"io"
 	"iter"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
-	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/config"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -337,38 +334,9 @@ func (r *run) verify(ctx context.Context, stores []jobStores) error {
 	return nil
 }
 
-// openStore opens a job's bucket on the client (listing, multipart
-// initiate/complete/abort, verification) and names it for the gateways.
-func (d *Dataplane) openStore(ctx context.Context, loc objstore.Location) (objstore.Store, chunk.Store, error) {
-	ref := storeRef(loc, d.opts.Config)
-	// Credentials and emulators from the environment until the command passes them (objstore.OptionsFromEnv).
-	opts := objstore.OptionsFromEnv(os.Getenv)
-	opts.Endpoint, opts.RequesterPays, opts.NoFsync = ref.Endpoint, ref.RequesterPays, ref.NoFsync
-	st, err := objstore.Open(ctx, loc, opts)
-	if err != nil {
-		return nil, ref, err
-	}
-	if err := st.BucketExists(ctx); err != nil {
-		return nil, ref, fmt.Errorf("%s: %w", loc.BucketURL(), err)
-	}
-	return st, ref, nil
-}
-
-// storeRef names loc's bucket with the settings config gives its backend.
-func storeRef(loc objstore.Location, cfg config.Config) chunk.Store {
-	ref := chunk.Store{URL: loc.BucketURL().String(), RequesterPays: cfg.RequesterPays}
-	if loc.Scheme == objstore.SchemeLocal {
-		ref.NoFsync = !cfg.LocalFsync
-	}
-	if loc.Scheme == objstore.SchemeS3 {
-		ref.Endpoint = cfg.S3EndpointFor(loc.Bucket)
-	}
-	return ref
-}
-
 // stats collects every gateway's counters (best effort).
-func (d *Dataplane) stats(ctx context.Context) []gateway.Stats {
-	var out []gateway.Stats
+func (d *Dataplane) stats(ctx context.Context) []control.Stats {
+	var out []control.Stats
 	for _, c := range d.allClients() {
 		if s, err := c.Status(ctx); err == nil {
 			out = append(out, s.Stats)
@@ -378,7 +346,7 @@ func (d *Dataplane) stats(ctx context.Context) []gateway.Stats {
 }
 
 // wireDelta is what destination gateways received on the wire during this run.
-func wireDelta(d *Dataplane, before, after []gateway.Stats) int64 {
+func wireDelta(d *Dataplane, before, after []control.Stats) int64 {
 	dst := map[string]bool{}
 	for _, c := range d.clients("destination") {
 		dst[c.ID] = true
@@ -398,7 +366,7 @@ func wireDelta(d *Dataplane, before, after []gateway.Stats) int64 {
 }
 
 // storeRetriesDelta is what every gateway's store retried during this run.
-func storeRetriesDelta(before, after []gateway.Stats) int64 {
+func storeRetriesDelta(before, after []control.Stats) int64 {
 	var n int64
 	for _, s := range after {
 		n += s.StoreRetries
@@ -407,11 +375,4 @@ func storeRetriesDelta(before, after []gateway.Stats) int64 {
 		n -= s.StoreRetries
 	}
 	return n
-}
-
-// StatsFiles lists the final per-gateway stats files the gateways write at
-// shutdown (in the dataplane directory).
-func (d *Dataplane) StatsFiles() []string {
-	m, _ := filepath.Glob(filepath.Join(d.opts.Dir, "*.stats.json"))
-	return m
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -59,22 +59,22 @@ func TestVerificationCheck(t *testing.T) {
 // TestSupersededAttemptIgnored: a completion from an attempt that was
 // replaced does not count; the current attempt's does.
 func TestSupersededAttemptIgnored(t *testing.T) {
-	r := &run{chunks: map[chunk.ID]*chunkState{}, finished: make(chan struct{})}
+	r := &run{table: newChunkTable(maxAttempts, maxResends), finished: make(chan struct{})}
 	o := &objState{srcKey: "k", destsLeft: 1}
 	od := &objDest{group: "g", left: 2}
 	o.dests = []*objDest{od}
 	id := chunk.NewID()
-	r.chunks[id] = &chunkState{obj: o, req: chunk.Request{ID: id, Length: 7, Attempt: 2}, pending: map[string]bool{"g": true}}
-	r.handle(gateway.Event{Chunk: id, Attempt: 1, State: gateway.StateComplete, Region: "g"})
+	r.table.add(&chunkState{obj: o, req: chunk.Request{ID: id, Length: 7, Attempt: 2}, pending: map[string]bool{"g": true}})
+	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateComplete, Group: "g"})
 	if r.prog.BytesDone != 0 || od.left != 2 {
 		t.Fatalf("a superseded attempt counted: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}
-	r.handle(gateway.Event{Chunk: id, Attempt: 1, State: gateway.StateSent, Region: "g", Hop: "h"})
-	if r.chunks[id].hops != nil {
+	r.handle(control.Event{Chunk: id, Attempt: 1, State: control.StateSent, Group: "g", Hop: "h"})
+	if r.table.chunks[id].hops != nil {
 		t.Error("a superseded attempt's next hop was recorded")
 	}
-	r.handle(gateway.Event{Chunk: id, Attempt: 2, State: gateway.StateComplete, Region: "g"})
-	if r.prog.BytesDone != 7 || od.left != 1 || r.chunks[id] != nil {
+	r.handle(control.Event{Chunk: id, Attempt: 2, State: control.StateComplete, Group: "g"})
+	if r.prog.BytesDone != 7 || od.left != 1 || r.table.chunks[id] != nil {
 		t.Errorf("the current attempt did not count: bytes %d, left %d", r.prog.BytesDone, od.left)
 	}
 }

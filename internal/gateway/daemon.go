@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
@@ -48,8 +49,9 @@ const (
 
 // Gateway is one running gateway.
 type Gateway struct {
-	boot Boot
-	log  *slog.Logger
+	boot      control.Boot
+	storeBase objstore.Options // credentials and emulators for every store
+	log       *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -61,11 +63,11 @@ type Gateway struct {
 
 	progOnce             sync.Once
 	progSet              chan struct{} // closed once a program is installed
-	prog                 Program
+	prog                 control.Program
 	tlsClient, tlsServer *tls.Config     // set when the program asks for TLS
 	sinks                map[string]bool // region tags written here
 	storesMu             sync.Mutex
-	stores               map[chunk.Store]objstore.Store // opened on first use
+	stores               map[chunk.Bucket]objstore.Store // opened on first use
 	requests             chan chunk.Request
 	// queuedBytes is the chunk bytes in requests.
 	queuedBytes atomic.Int64
@@ -94,33 +96,32 @@ type counters struct {
 	framesStale, requestsDropped               atomic.Int64
 }
 
-// EnvCPUProfileDir, when set, makes each gateway write a CPU profile
-// <dir>/<id>.cpu.prof (a debugging aid for performance work).
-const EnvCPUProfileDir = "SKYPLANE_GATEWAY_CPUPROFILE_DIR"
-
 // Main runs a gateway from a boot file until it is shut down. It prints one
-// Ready line on stdout once listening.
-func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader) error {
+// control.Ready line on stdout once listening. A non-empty cpuProfileDir receives a
+// CPU profile <dir>/<id>.cpu.prof (a debugging aid for performance work).
+// stores carries what the command knows of store credentials and emulators
+// (objstore.OptionsFromEnv): every store the gateway opens starts from it.
+func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reader, cpuProfileDir string, stores objstore.Options) error {
 	b, err := os.ReadFile(bootPath)
 	if err != nil {
 		return fmt.Errorf("read gateway boot file: %w", err)
 	}
 	// The boot file holds the secret and the key: gone as soon as it is read.
 	_ = os.Remove(bootPath)
-	var boot Boot
+	var boot control.Boot
 	if err := json.Unmarshal(b, &boot); err != nil {
 		return fmt.Errorf("parse gateway boot file %s: %w", bootPath, err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if dir := os.Getenv(EnvCPUProfileDir); dir != "" {
-		if f, err := os.Create(filepath.Join(dir, boot.ID+".cpu.prof")); err == nil {
+	if cpuProfileDir != "" {
+		if f, err := os.Create(filepath.Join(cpuProfileDir, boot.ID+".cpu.prof")); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
 		}
 	}
-	g, err := Start(ctx, boot, slog.Default())
+	g, err := StartWith(ctx, boot, slog.Default(), stores)
 	if err != nil {
 		return err
 	}
@@ -145,7 +146,13 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 }
 
 // Start listens on the boot addresses and serves the control API.
-func Start(ctx context.Context, boot Boot, log *slog.Logger) (*Gateway, error) {
+func Start(ctx context.Context, boot control.Boot, log *slog.Logger) (*Gateway, error) {
+	return StartWith(ctx, boot, log, objstore.Options{})
+}
+
+// StartWith is Start with the base options every store is opened with
+// (credentials, emulators); each chunk's bucket reference adds its own.
+func StartWith(ctx context.Context, boot control.Boot, log *slog.Logger, stores objstore.Options) (*Gateway, error) {
 	if boot.Secret == "" {
 		return nil, errors.New("gateway boot: empty control secret")
 	}
@@ -155,11 +162,12 @@ func Start(ctx context.Context, boot Boot, log *slog.Logger) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway boot: the dataplane key is %d bytes, want %d: provision the gateway with its dataplane's key", len(boot.Key), wire.KeySize)
 	}
 	g := &Gateway{
-		boot:    boot,
-		log:     log.With("gateway", boot.ID),
-		progSet: make(chan struct{}),
-		status:  newStatusLog(),
-		stopped: make(chan struct{}),
+		boot:      boot,
+		storeBase: stores,
+		log:       log.With("gateway", boot.ID),
+		progSet:   make(chan struct{}),
+		status:    newStatusLog(),
+		stopped:   make(chan struct{}),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	var err error
@@ -185,9 +193,9 @@ func orLocal(addr string) string {
 	return addr
 }
 
-// Ready describes where this gateway listens.
-func (g *Gateway) Ready() Ready {
-	return Ready{ID: g.boot.ID, PID: os.Getpid(), Control: g.ctrlLn.Addr().String(), Data: g.dataLn.Addr().String()}
+// control.Ready describes where this gateway listens.
+func (g *Gateway) Ready() control.Ready {
+	return control.Ready{ID: g.boot.ID, PID: os.Getpid(), Control: g.ctrlLn.Addr().String(), Data: g.dataLn.Addr().String()}
 }
 
 // Wait blocks until the gateway has shut down.
@@ -211,9 +219,9 @@ func (g *Gateway) Shutdown() {
 	})
 }
 
-// Stats snapshots the counters.
-func (g *Gateway) Stats() Stats {
-	s := Stats{
+// control.Stats snapshots the counters.
+func (g *Gateway) Stats() control.Stats {
+	s := control.Stats{
 		ID: g.boot.ID, Region: g.boot.Region,
 		WireBytesSent: g.stats.wireSent.Load(), WireBytesRecv: g.stats.wireRecv.Load(),
 		RawBytesSent: g.stats.rawSent.Load(), RawBytesRecv: g.stats.rawRecv.Load(),
@@ -245,7 +253,7 @@ func (g *Gateway) recordError(format string, args ...any) {
 
 // install opens the program's stores and starts its operators. A gateway
 // runs one program for its whole life.
-func (g *Gateway) install(p Program) error {
+func (g *Gateway) install(p control.Program) error {
 	// Validate everything before the program is committed: a rejected
 	// program must leave the gateway free to take a good one.
 	if p.NumConnections <= 0 {
@@ -288,7 +296,7 @@ func (g *Gateway) install(p Program) error {
 	return err
 }
 
-func (g *Gateway) installOnce(p Program) error {
+func (g *Gateway) installOnce(p control.Program) error {
 	if p.TLS {
 		var err error
 		if g.tlsClient, g.tlsServer, err = tlsConfigs(g.boot.TLSCert, g.boot.TLSKey); err != nil {
@@ -352,8 +360,8 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 			return i, fmt.Errorf("chunk %s: %d bytes exceed the gateways' memory budget of %d: use smaller parts", r.ID, r.Length, g.prog.MemoryBudget)
 		}
 		for _, d := range r.Dests {
-			if _, ok := g.sendQ[d.Region]; !ok {
-				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Region)
+			if _, ok := g.sendQ[d.Group]; !ok {
+				return i, fmt.Errorf("chunk %s: no route to %s", r.ID, d.Group)
 			}
 		}
 		if q := g.queuedBytes.Load(); q > 0 && q+r.Length > requestQueueBytes {
@@ -369,13 +377,13 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 	return len(reqs), nil
 }
 
-func (g *Gateway) event(e Event) {
+func (g *Gateway) event(e control.Event) {
 	e.Gateway = g.boot.ID
 	g.status.add(e)
 }
 
 // store opens (once) the bucket a request names.
-func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
+func (g *Gateway) store(ref chunk.Bucket) (objstore.Store, error) {
 	g.storesMu.Lock()
 	defer g.storesMu.Unlock()
 	if st, ok := g.stores[ref]; ok {
@@ -385,15 +393,14 @@ func (g *Gateway) store(ref chunk.Store) (objstore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Credentials and emulators from the environment until the command passes them (objstore.OptionsFromEnv).
-	opts := objstore.OptionsFromEnv(os.Getenv)
+	opts := g.storeBase
 	opts.Endpoint, opts.RequesterPays, opts.NoFsync = ref.Endpoint, ref.RequesterPays, ref.NoFsync
 	st, err := objstore.Open(g.ctx, loc, opts)
 	if err != nil {
 		return nil, err
 	}
 	if g.stores == nil {
-		g.stores = map[chunk.Store]objstore.Store{}
+		g.stores = map[chunk.Bucket]objstore.Store{}
 	}
 	g.stores[ref] = st
 	return st, nil

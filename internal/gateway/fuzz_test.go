@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
@@ -35,7 +36,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // startTestGateway starts an in-process gateway that is shut down when tb ends.
 func startTestGateway(tb testing.TB, id string) *Gateway {
 	tb.Helper()
-	g, err := Start(context.Background(), Boot{ID: id, Region: "fuzz:src", Secret: fuzzSecret, Key: make([]byte, 32)}, discardLogger())
+	g, err := Start(context.Background(), control.Boot{ID: id, Region: "fuzz:src", Secret: fuzzSecret, Key: make([]byte, 32)}, discardLogger())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -78,13 +79,13 @@ func mustJSON(tb testing.TB, v any) []byte {
 // fuzzSeeds are bodies worth starting from: valid and broken batches and
 // programs, huge numbers, unknown fields, query strings.
 func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
-	src := chunk.Store{URL: "file:///"}
+	src := chunk.Bucket{URL: "file:///"}
 	srcKey := strings.TrimPrefix(filepath.ToSlash(srcFile), "/")
-	dest := chunk.Dest{Region: fuzzRegion, Store: chunk.Store{URL: "file:///"}, Key: "tmp/fuzz-never-written"}
+	dest := chunk.Dest{Group: fuzzRegion, Bucket: chunk.Bucket{URL: "file:///"}, Key: "tmp/fuzz-never-written"}
 	req := func(off, n int64, dests ...chunk.Dest) chunk.Request {
 		return chunk.Request{ID: chunk.NewID(), Src: src, SrcKey: srcKey, Offset: off, Length: n, Dests: dests}
 	}
-	valid := mustJSON(tb, ChunkBatch{Requests: []chunk.Request{req(0, 10, dest), req(10, 0, dest), req(5, 5, dest, dest)}})
+	valid := mustJSON(tb, control.ChunkBatch{Requests: []chunk.Request{req(0, 10, dest), req(10, 0, dest), req(5, 5, dest, dest)}})
 	seeds := [][]byte{
 		valid,
 		valid[:len(valid)/2],
@@ -97,13 +98,13 @@ func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
 		[]byte(`[]`),
 		[]byte(`"requests"`),
 		[]byte(`{"requests":[{}]}`),
-		[]byte(`{"requests":[{"dests":[{"region":"nowhere"}],"length":1}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"nowhere"}],"length":1}]}`),
 		[]byte(`{"requests":[{"dests":[],"length":1}]}`),
-		[]byte(`{"requests":[{"dests":[{"region":"fuzz:dst"}],"length":-1}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"fuzz:dst"}],"length":-1}]}`),
 		// Huge numbers: past int64, and lengths no chunk may have.
-		[]byte(`{"requests":[{"dests":[{"region":"fuzz:dst"}],"length":99999999999999999999999}]}`),
-		[]byte(`{"requests":[{"dests":[{"region":"fuzz:dst"}],"offset":1e400,"length":1}]}`),
-		mustJSON(tb, ChunkBatch{Requests: []chunk.Request{req(1<<62, 1, dest)}}),
+		[]byte(`{"requests":[{"dests":[{"group":"fuzz:dst"}],"length":99999999999999999999999}]}`),
+		[]byte(`{"requests":[{"dests":[{"group":"fuzz:dst"}],"offset":1e400,"length":1}]}`),
+		mustJSON(tb, control.ChunkBatch{Requests: []chunk.Request{req(1<<62, 1, dest)}}),
 		// Unknown fields, at the top and inside.
 		[]byte(`{"requests":[],"extra":1}`),
 		[]byte(`{"requests":[{"bogus":true}]}`),
@@ -113,17 +114,17 @@ func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
 		// Trailing data after a valid value.
 		append(bytes.Clone(valid), []byte(`{"requests":[]}garbage`)...),
 		// Programs (the program endpoint sees every seed too).
-		mustJSON(tb, Program{NumConnections: 0}),
-		mustJSON(tb, Program{NumConnections: -5, Source: true}),
-		mustJSON(tb, Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: {refusedAddr}}}),
-		mustJSON(tb, Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: {"not an address"}}}),
-		mustJSON(tb, Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: nil}}),
+		mustJSON(tb, control.Program{NumConnections: 0}),
+		mustJSON(tb, control.Program{NumConnections: -5, Source: true}),
+		mustJSON(tb, control.Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: {refusedAddr}}}),
+		mustJSON(tb, control.Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: {"not an address"}}}),
+		mustJSON(tb, control.Program{NumConnections: 1, Routes: map[string][]string{fuzzRegion: nil}}),
 		[]byte(`{"num_connections":9223372036854775807,"readers":-1,"memory_budget":-9}`),
 		[]byte(`{"num_connections":1,"unknown":1}`),
 		// Job registrations and run ends.
-		mustJSON(tb, JobRegistration{Run: "r", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: "tmp/"}}}),
-		mustJSON(tb, JobRegistration{Run: "", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}}}}),
-		mustJSON(tb, JobRegistration{Run: "r", Scopes: []Scope{{Prefix: "x"}}}),
+		mustJSON(tb, control.JobRegistration{Run: "r", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: "tmp/"}}}),
+		mustJSON(tb, control.JobRegistration{Run: "", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}}}}),
+		mustJSON(tb, control.JobRegistration{Run: "r", Scopes: []control.Scope{{Prefix: "x"}}}),
 		[]byte(`{"run":"r","scopes":[]}`),
 		[]byte(`{"run":"r"}`),
 		// Query strings for the status log.
@@ -148,14 +149,14 @@ func FuzzControlAPI(f *testing.F) {
 	// requests are read and sent, so the queues keep moving (a route that
 	// refuses connections would clog the readers after a few requests and
 	// hide what they do with later ones), and nothing is written anywhere.
-	prog := Program{Source: true, NumConnections: 2, Routes: map[string][]string{fuzzRegion: {drain(f)}}}
-	if code, body := call(h, http.MethodPost, PathProgram, "", mustJSON(f, prog), true, 0); code != http.StatusOK {
+	prog := control.Program{Source: true, NumConnections: 2, Routes: map[string][]string{fuzzRegion: {drain(f)}}}
+	if code, body := call(h, http.MethodPost, control.PathProgram, "", mustJSON(f, prog), true, 0); code != http.StatusOK {
 		f.Fatalf("install program: %d %s", code, body)
 	}
 	// The seeds' destination is a registered job's, so their requests are
 	// read and sent, not dropped.
-	jobs := JobRegistration{Run: "fuzz", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: "tmp/fuzz-never-written", Exact: true}}}
-	if code, body := call(h, http.MethodPost, PathJobs, "", mustJSON(f, jobs), true, 0); code != http.StatusOK {
+	jobs := control.JobRegistration{Run: "fuzz", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: "tmp/fuzz-never-written", Exact: true}}}
+	if code, body := call(h, http.MethodPost, control.PathJobs, "", mustJSON(f, jobs), true, 0); code != http.StatusOK {
 		f.Fatalf("register jobs: %d %s", code, body)
 	}
 	srcFile := filepath.Join(f.TempDir(), "src.bin")
@@ -169,11 +170,11 @@ func FuzzControlAPI(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		// Without the secret: 401 everywhere, whatever the input.
 		for _, ep := range []struct{ method, path, query string }{
-			{http.MethodPost, PathProgram, ""},
-			{http.MethodPost, PathChunks, ""},
-			{http.MethodPost, PathJobs, ""},
-			{http.MethodPost, PathRunEnd, ""},
-			{http.MethodGet, PathStatusLog, string(body)},
+			{http.MethodPost, control.PathProgram, ""},
+			{http.MethodPost, control.PathChunks, ""},
+			{http.MethodPost, control.PathJobs, ""},
+			{http.MethodPost, control.PathRunEnd, ""},
+			{http.MethodGet, control.PathStatusLog, string(body)},
 		} {
 			var b []byte
 			if ep.method == http.MethodPost {
@@ -185,40 +186,40 @@ func FuzzControlAPI(f *testing.F) {
 		}
 
 		// A program is installed: any other must be refused with a 4xx.
-		code, resp := call(h, http.MethodPost, PathProgram, "", body, true, 0)
+		code, resp := call(h, http.MethodPost, control.PathProgram, "", body, true, 0)
 		if code < 400 || code >= 500 {
-			t.Fatalf("POST %s %q: %d %s, want 4xx (a program is already installed)", PathProgram, body, code, resp)
+			t.Fatalf("POST %s %q: %d %s, want 4xx (a program is already installed)", control.PathProgram, body, code, resp)
 		}
 		// A program that passes validation must be refused as a second one
 		// (an invalid one may be refused for what is wrong with it first).
-		var p Program
+		var p control.Program
 		if decodeStrict(body, &p) == nil && p.NumConnections > 0 && validRoutes(p) && !p.TLS && !strings.Contains(string(resp), "already installed") {
-			t.Fatalf("POST %s %q: %d %s, want \"already installed\"", PathProgram, body, code, resp)
+			t.Fatalf("POST %s %q: %d %s, want \"already installed\"", control.PathProgram, body, code, resp)
 		}
 
 		// Chunk requests: never more accepted than sent.
-		code, resp = call(h, http.MethodPost, PathChunks, "", body, true, 0)
+		code, resp = call(h, http.MethodPost, control.PathChunks, "", body, true, 0)
 		if code >= 500 {
-			t.Fatalf("POST %s %q: %d %s", PathChunks, body, code, resp)
+			t.Fatalf("POST %s %q: %d %s", control.PathChunks, body, code, resp)
 		}
-		var batch ChunkBatch
+		var batch control.ChunkBatch
 		if err := decodeStrict(body, &batch); err != nil {
 			if code != http.StatusBadRequest {
-				t.Fatalf("POST %s %q (not a batch: %v): %d %s, want 400", PathChunks, body, err, code, resp)
+				t.Fatalf("POST %s %q (not a batch: %v): %d %s, want 400", control.PathChunks, body, err, code, resp)
 			}
 		} else {
 			if code != http.StatusOK && code != http.StatusConflict {
-				t.Fatalf("POST %s %q: %d %s, want 200 or 409", PathChunks, body, code, resp)
+				t.Fatalf("POST %s %q: %d %s, want 200 or 409", control.PathChunks, body, code, resp)
 			}
-			var reply ChunkAccepted
+			var reply control.ChunkAccepted
 			if err := json.Unmarshal(resp, &reply); err != nil {
-				t.Fatalf("POST %s: reply %q: %v", PathChunks, resp, err)
+				t.Fatalf("POST %s: reply %q: %v", control.PathChunks, resp, err)
 			}
 			if reply.Accepted < 0 || reply.Accepted > len(batch.Requests) {
-				t.Fatalf("POST %s: accepted %d of %d requests", PathChunks, reply.Accepted, len(batch.Requests))
+				t.Fatalf("POST %s: accepted %d of %d requests", control.PathChunks, reply.Accepted, len(batch.Requests))
 			}
 			if code == http.StatusConflict && reply.Error == "" {
-				t.Fatalf("POST %s: 409 without an error: %s", PathChunks, resp)
+				t.Fatalf("POST %s: 409 without an error: %s", control.PathChunks, resp)
 			}
 			sent += int64(len(batch.Requests))
 			accepted += int64(reply.Accepted)
@@ -230,28 +231,28 @@ func FuzzControlAPI(f *testing.F) {
 		// Job registration: 200 for a registration that names a run and
 		// stores, 400 for anything else; never 5xx. A run other than the
 		// seeds' may be ended.
-		code, resp = call(h, http.MethodPost, PathJobs, "", body, true, 0)
-		var reg JobRegistration
-		valid := decodeStrict(body, &reg) == nil && reg.Run != "" && len(reg.Scopes) > 0 && !slices.ContainsFunc(reg.Scopes, func(s Scope) bool { return s.Store.URL == "" })
+		code, resp = call(h, http.MethodPost, control.PathJobs, "", body, true, 0)
+		var reg control.JobRegistration
+		valid := decodeStrict(body, &reg) == nil && reg.Run != "" && len(reg.Scopes) > 0 && !slices.ContainsFunc(reg.Scopes, func(s control.Scope) bool { return s.Bucket.URL == "" })
 		if want := map[bool]int{true: http.StatusOK, false: http.StatusBadRequest}[valid]; code != want {
-			t.Fatalf("POST %s %q: %d %s, want %d", PathJobs, body, code, resp, want)
+			t.Fatalf("POST %s %q: %d %s, want %d", control.PathJobs, body, code, resp, want)
 		}
-		var end RunEnd
+		var end control.RunEnd
 		if decodeStrict(body, &end) == nil && end.Run != "fuzz" {
-			if code, resp := call(h, http.MethodPost, PathRunEnd, "", body, true, 0); code != http.StatusOK {
-				t.Fatalf("POST %s %q: %d %s", PathRunEnd, body, code, resp)
+			if code, resp := call(h, http.MethodPost, control.PathRunEnd, "", body, true, 0); code != http.StatusOK {
+				t.Fatalf("POST %s %q: %d %s", control.PathRunEnd, body, code, resp)
 			}
 		}
 
 		// The status log takes any query; a long wait_ms is cut short by the
 		// request's context.
-		code, resp = call(h, http.MethodGet, PathStatusLog, string(body), nil, true, 20*time.Millisecond)
+		code, resp = call(h, http.MethodGet, control.PathStatusLog, string(body), nil, true, 20*time.Millisecond)
 		if code != http.StatusOK {
-			t.Fatalf("GET %s?%s: %d %s", PathStatusLog, body, code, resp)
+			t.Fatalf("GET %s?%s: %d %s", control.PathStatusLog, body, code, resp)
 		}
-		var events []Event
+		var events []control.Event
 		if err := json.Unmarshal(resp, &events); err != nil {
-			t.Fatalf("GET %s?%s: reply %q: %v", PathStatusLog, body, resp, err)
+			t.Fatalf("GET %s?%s: reply %q: %v", control.PathStatusLog, body, resp, err)
 		}
 	})
 }
@@ -320,8 +321,8 @@ func TestChunkRequestHugeLength(t *testing.T) {
 func hugeLengthChild(t *testing.T, length string) {
 	g := startTestGateway(t, "huge")
 	h := g.routes()
-	prog := Program{Source: true, NumConnections: 1, Routes: map[string][]string{fuzzRegion: {drain(t)}}}
-	if code, resp := call(h, http.MethodPost, PathProgram, "", mustJSON(t, prog), true, 0); code != http.StatusOK {
+	prog := control.Program{Source: true, NumConnections: 1, Routes: map[string][]string{fuzzRegion: {drain(t)}}}
+	if code, resp := call(h, http.MethodPost, control.PathProgram, "", mustJSON(t, prog), true, 0); code != http.StatusOK {
 		t.Fatalf("install program: %d %s", code, resp)
 	}
 	src := filepath.Join(t.TempDir(), "src.bin")
@@ -329,24 +330,24 @@ func hugeLengthChild(t *testing.T, length string) {
 		t.Fatal(err)
 	}
 	id := chunk.NewID()
-	body := fmt.Sprintf(`{"requests":[{"id":%q,"src":{"url":"file:///"},"src_key":%q,"dests":[{"region":%q,"store":{"url":"file:///"},"key":"tmp/never"}],"length":%s}]}`,
+	body := fmt.Sprintf(`{"requests":[{"id":%q,"src":{"url":"file:///"},"src_key":%q,"dests":[{"group":%q,"bucket":{"url":"file:///"},"key":"tmp/never"}],"length":%s}]}`,
 		id, strings.TrimPrefix(filepath.ToSlash(src), "/"), fuzzRegion, length)
-	code, resp := call(h, http.MethodPost, PathChunks, "", []byte(body), true, 0)
+	code, resp := call(h, http.MethodPost, control.PathChunks, "", []byte(body), true, 0)
 	if code >= 500 {
-		t.Fatalf("POST %s: %d %s", PathChunks, code, resp)
+		t.Fatalf("POST %s: %d %s", control.PathChunks, code, resp)
 	}
-	var reply ChunkAccepted
+	var reply control.ChunkAccepted
 	if err := json.Unmarshal(resp, &reply); err == nil && reply.Accepted == 0 {
 		return // refused up front: fine
 	}
 	// Accepted: the chunk must fail, and the gateway must live on.
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		_, resp := call(h, http.MethodGet, PathStatusLog, "since=0&wait_ms=200", nil, true, 0)
-		var events []Event
+		_, resp := call(h, http.MethodGet, control.PathStatusLog, "since=0&wait_ms=200", nil, true, 0)
+		var events []control.Event
 		_ = json.Unmarshal(resp, &events)
 		for _, e := range events {
-			if e.Chunk == id && e.State == StateFailed {
+			if e.Chunk == id && e.State == control.StateFailed {
 				return
 			}
 			if e.Chunk == id {
@@ -386,16 +387,16 @@ func TestProgramValidation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startTestGateway(t, "prog")
 			h := g.routes()
-			code, resp := call(h, http.MethodPost, PathProgram, "", []byte(tc.body), true, 0)
+			code, resp := call(h, http.MethodPost, control.PathProgram, "", []byte(tc.body), true, 0)
 			if code != http.StatusBadRequest || !strings.Contains(string(resp), tc.want) {
-				t.Fatalf("POST %s %s: %d %s, want 400 mentioning %q", PathProgram, tc.body, code, resp, tc.want)
+				t.Fatalf("POST %s %s: %d %s, want 400 mentioning %q", control.PathProgram, tc.body, code, resp, tc.want)
 			}
 			if st := status(t, h); st.State != "idle" {
 				t.Errorf("after a refused program the gateway is %q, want idle", st.State)
 			}
 			// Refused means nothing was installed: a valid program still goes in.
 			valid := fmt.Sprintf(`{"num_connections":1,"sinks":[%q]}`, fuzzRegion)
-			if code, resp := call(h, http.MethodPost, PathProgram, "", []byte(valid), true, 0); code != http.StatusOK {
+			if code, resp := call(h, http.MethodPost, control.PathProgram, "", []byte(valid), true, 0); code != http.StatusOK {
 				t.Fatalf("valid program after a refused one: %d %s, want 200", code, resp)
 			}
 		})
@@ -405,10 +406,10 @@ func TestProgramValidation(t *testing.T) {
 		g := startTestGateway(t, "prog")
 		h := g.routes()
 		p := []byte(`{"num_connections":2}`)
-		if code, resp := call(h, http.MethodPost, PathProgram, "", p, true, 0); code != http.StatusOK {
+		if code, resp := call(h, http.MethodPost, control.PathProgram, "", p, true, 0); code != http.StatusOK {
 			t.Fatalf("first program: %d %s", code, resp)
 		}
-		code, resp := call(h, http.MethodPost, PathProgram, "", p, true, 0)
+		code, resp := call(h, http.MethodPost, control.PathProgram, "", p, true, 0)
 		if code != http.StatusBadRequest || !strings.Contains(string(resp), "already installed") {
 			t.Fatalf("second program: %d %s, want 400 already installed", code, resp)
 		}
@@ -418,17 +419,17 @@ func TestProgramValidation(t *testing.T) {
 	})
 }
 
-func status(t *testing.T, h http.Handler) StatusReply {
+func status(t *testing.T, h http.Handler) control.StatusReply {
 	t.Helper()
-	code, resp := call(h, http.MethodGet, PathStatus, "", nil, true, 0)
-	var st StatusReply
+	code, resp := call(h, http.MethodGet, control.PathStatus, "", nil, true, 0)
+	var st control.StatusReply
 	if err := json.Unmarshal(resp, &st); code != http.StatusOK || err != nil {
-		t.Fatalf("GET %s: %d %s (%v)", PathStatus, code, resp, err)
+		t.Fatalf("GET %s: %d %s (%v)", control.PathStatus, code, resp, err)
 	}
 	return st
 }
 
-func validRoutes(p Program) bool {
+func validRoutes(p control.Program) bool {
 	for _, hops := range p.Routes {
 		if len(hops) == 0 {
 			return false

@@ -15,23 +15,24 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/local"
 )
 
-func startGateway(t *testing.T, id, region string, key []byte) (*Gateway, *Client) {
+func startGateway(t *testing.T, id, region string, key []byte) (*Gateway, *control.Client) {
 	t.Helper()
-	g, err := Start(context.Background(), Boot{ID: id, Region: region, Secret: "s3cret-" + id, Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := Start(context.Background(), control.Boot{ID: id, Region: region, Secret: "s3cret-" + id, Key: key}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Shutdown)
-	return g, NewClient(id, g.Ready().Control, "s3cret-"+id)
+	return g, control.NewClient(id, g.Ready().Control, "s3cret-"+id)
 }
 
 // register lets a run write under dir (a local path) through every client.
-func register(t *testing.T, dir string, clients ...*Client) {
+func register(t *testing.T, dir string, clients ...*control.Client) {
 	t.Helper()
-	j := JobRegistration{Run: "run-1", Scopes: []Scope{{Store: chunk.Store{URL: "file:///"}, Prefix: strings.TrimPrefix(dir, "/") + "/"}}}
+	j := control.JobRegistration{Run: "run-1", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: strings.TrimPrefix(dir, "/") + "/"}}}
 	for _, c := range clients {
 		if err := c.RegisterJobs(context.Background(), j); err != nil {
 			t.Fatal(err)
@@ -41,7 +42,7 @@ func register(t *testing.T, dir string, clients ...*Client) {
 
 func TestControlAPIAuth(t *testing.T) {
 	g, _ := startGateway(t, "gw", "r", make([]byte, 32))
-	url := "http://" + g.Ready().Control + PathStatus
+	url := "http://" + g.Ready().Control + control.PathStatus
 	tests := []struct {
 		name   string
 		header string
@@ -70,7 +71,7 @@ func TestControlAPIAuth(t *testing.T) {
 		})
 	}
 	// Every path is behind the check, shutdown included.
-	resp, err := http.Post("http://"+g.Ready().Control+PathShutdown, "application/json", nil)
+	resp, err := http.Post("http://"+g.Ready().Control+control.PathShutdown, "application/json", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestSourceToDestination(t *testing.T) {
 	src, srcC := startGateway(t, "src", "local:src", key)
 	dst, dstC := startGateway(t, "dst", "local:dst", key)
 	ctx := context.Background()
-	base := Program{NumConnections: 3, Compress: true, Encrypt: true, VerifyChecksums: true}
+	base := control.Program{NumConnections: 3, Compress: true, Encrypt: true, VerifyChecksums: true}
 	dp := base
 	dp.Sinks = []string{"local:dst"}
 	if err := dstC.SetProgram(ctx, dp); err != nil {
@@ -106,7 +107,7 @@ func TestSourceToDestination(t *testing.T) {
 
 	in, out := t.TempDir(), t.TempDir()
 	register(t, out, srcC, dstC)
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	var reqs []chunk.Request
 	want := map[string][]byte{}
 	for i, content := range []string{"", "hello", strings.Repeat("compressible ", 10000)} {
@@ -117,11 +118,11 @@ func TestSourceToDestination(t *testing.T) {
 		dstKey := strings.TrimPrefix(filepath.Join(out, string(rune('a'+i))), "/")
 		want[dstKey] = []byte(content)
 		reqs = append(reqs, chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(name, "/"), Length: int64(len(content)),
-			Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: dstKey}}})
+			Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: dstKey}}})
 	}
 	// A request for a missing object fails without retry.
 	missing := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(in, "/") + "/missing", Length: 3,
-		Dests: []chunk.Dest{{Region: "local:dst", Store: ref, Key: strings.TrimPrefix(out, "/") + "/x"}}}
+		Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: strings.TrimPrefix(out, "/") + "/x"}}}
 	reqs = append(reqs, missing)
 	if n, err := srcC.PostChunks(ctx, reqs); err != nil || n != len(reqs) {
 		t.Fatalf("accepted %d of %d: %v", n, len(reqs), err)
@@ -131,8 +132,8 @@ func TestSourceToDestination(t *testing.T) {
 		t.Error("destination gateway accepted chunk requests")
 	}
 
-	complete := map[chunk.ID]Event{}
-	var failed []Event
+	complete := map[chunk.ID]control.Event{}
+	var failed []control.Event
 	deadline := time.Now().Add(20 * time.Second)
 	var sinceSrc, sinceDst int64
 	for len(complete) < 3 || len(failed) < 1 {
@@ -145,7 +146,7 @@ func TestSourceToDestination(t *testing.T) {
 		}
 		for _, e := range evs {
 			sinceDst = e.Seq + 1
-			if e.State == StateComplete {
+			if e.State == control.StateComplete {
 				complete[e.Chunk] = e
 			}
 		}
@@ -155,7 +156,7 @@ func TestSourceToDestination(t *testing.T) {
 		}
 		for _, e := range evs {
 			sinceSrc = e.Seq + 1
-			if e.State == StateFailed {
+			if e.State == control.StateFailed {
 				failed = append(failed, e)
 			}
 		}
@@ -193,10 +194,10 @@ func TestWrongKeyRejected(t *testing.T) {
 	_, srcC := startGateway(t, "src", "a", keyA)
 	dst, dstC := startGateway(t, "dst", "b", keyB)
 	ctx := context.Background()
-	if err := dstC.SetProgram(ctx, Program{NumConnections: 1, Encrypt: true, Sinks: []string{"b"}}); err != nil {
+	if err := dstC.SetProgram(ctx, control.Program{NumConnections: 1, Encrypt: true, Sinks: []string{"b"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := srcC.SetProgram(ctx, Program{NumConnections: 1, Encrypt: true, Source: true, Routes: map[string][]string{"b": {dst.Ready().Data}}}); err != nil {
+	if err := srcC.SetProgram(ctx, control.Program{NumConnections: 1, Encrypt: true, Source: true, Routes: map[string][]string{"b": {dst.Ready().Data}}}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -224,7 +225,7 @@ func TestWrongKeyRejected(t *testing.T) {
 func TestStatusLogTrimsAcknowledged(t *testing.T) {
 	l := newStatusLog()
 	for i := range 10 {
-		l.add(Event{Bytes: int64(i)})
+		l.add(control.Event{Bytes: int64(i)})
 	}
 	ctx := context.Background()
 	if got := l.since(ctx, 0, 0); len(got) != 10 || got[9].Seq != 9 {
@@ -236,10 +237,10 @@ func TestStatusLogTrimsAcknowledged(t *testing.T) {
 	if len(l.events) != 3 {
 		t.Errorf("acknowledged events kept: %d", len(l.events))
 	}
-	done := make(chan []Event)
+	done := make(chan []control.Event)
 	go func() { done <- l.since(ctx, 10, 5*time.Second) }()
 	time.Sleep(20 * time.Millisecond)
-	l.add(Event{Bytes: 10})
+	l.add(control.Event{Bytes: 10})
 	if got := <-done; len(got) != 1 || got[0].Seq != 10 {
 		t.Errorf("long poll got %+v", got)
 	}
@@ -286,26 +287,26 @@ func hexString(b []byte) string {
 // authenticated TLS; a plain TCP peer, or a TLS peer with another
 // dataplane's certificate, is refused.
 func TestTLSBetweenGateways(t *testing.T) {
-	cert, key, err := NewTLSIdentity(time.Hour)
+	cert, key, err := control.NewTLSIdentity(time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherCert, otherKey, _ := NewTLSIdentity(time.Hour)
-	start := func(id string, c, k []byte) (*Gateway, *Client) {
-		g, err := Start(context.Background(), Boot{ID: id, Region: id, Secret: "s", Key: make([]byte, 32), TLSCert: c, TLSKey: k}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	otherCert, otherKey, _ := control.NewTLSIdentity(time.Hour)
+	start := func(id string, c, k []byte) (*Gateway, *control.Client) {
+		g, err := Start(context.Background(), control.Boot{ID: id, Region: id, Secret: "s", Key: make([]byte, 32), TLSCert: c, TLSKey: k}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(g.Shutdown)
-		return g, NewClient(id, g.Ready().Control, "s")
+		return g, control.NewClient(id, g.Ready().Control, "s")
 	}
 	ctx := context.Background()
 	dst, dstC := start("dst", cert, key)
-	if err := dstC.SetProgram(ctx, Program{NumConnections: 2, Encrypt: true, TLS: true, Sinks: []string{"dst"}}); err != nil {
+	if err := dstC.SetProgram(ctx, control.Program{NumConnections: 2, Encrypt: true, TLS: true, Sinks: []string{"dst"}}); err != nil {
 		t.Fatal(err)
 	}
 	_, srcC := start("src", cert, key)
-	if err := srcC.SetProgram(ctx, Program{NumConnections: 2, Encrypt: true, TLS: true, Source: true, Routes: map[string][]string{"dst": {dst.Ready().Data}}}); err != nil {
+	if err := srcC.SetProgram(ctx, control.Program{NumConnections: 2, Encrypt: true, TLS: true, Source: true, Routes: map[string][]string{"dst": {dst.Ready().Data}}}); err != nil {
 		t.Fatal(err)
 	}
 	in, out := t.TempDir(), t.TempDir()
@@ -313,9 +314,9 @@ func TestTLSBetweenGateways(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(in, "f"), []byte("over TLS"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 8,
-		Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: strings.TrimPrefix(filepath.Join(out, "f"), "/")}}}
+		Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: strings.TrimPrefix(filepath.Join(out, "f"), "/")}}}
 	if n, err := srcC.PostChunks(ctx, []chunk.Request{req}); err != nil || n != 1 {
 		t.Fatalf("post: %d, %v", n, err)
 	}

@@ -1,75 +1,37 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
-
-// Job registration paths: the client names where each run may write before
-// it dispatches the run's chunks, and ends the run when it is over.
-const (
-	PathJobs   = "/api/v1/jobs"
-	PathRunEnd = "/api/v1/runs/end"
-)
-
-// Scope is where one job may write: keys under Prefix in Store ("" is the
-// whole store), or exactly Prefix when Exact.
-type Scope struct {
-	Store  chunk.Store `json:"store"`
-	Prefix string      `json:"prefix"`
-	Exact  bool        `json:"exact,omitempty"`
-}
-
-func (s Scope) allows(d chunk.Dest) bool {
-	if d.Store != s.Store {
-		return false
-	}
-	if s.Exact {
-		return d.Key == s.Prefix
-	}
-	return strings.HasPrefix(d.Key, s.Prefix)
-}
-
-// JobRegistration is the body of POST /jobs: the scopes of one run's jobs.
-// Registering the same run again adds scopes.
-type JobRegistration struct {
-	Run    string  `json:"run"`
-	Scopes []Scope `json:"scopes"`
-}
-
-// RunEnd is the body of POST /runs/end.
-type RunEnd struct {
-	Run string `json:"run"`
-}
 
 // registry holds the live runs' scopes and, per chunk, the newest attempt
 // this gateway has seen: a gateway writes only where a live run says, and
 // never data of an attempt older than one it already has.
 type registry struct {
 	mu       sync.Mutex
-	runs     map[string][]Scope
+	runs     map[string][]control.Scope
 	attempts map[chunk.ID]int
 }
 
-func (r *registry) register(j JobRegistration) error {
+func (r *registry) register(j control.JobRegistration) error {
 	if j.Run == "" || len(j.Scopes) == 0 {
 		return errors.New("job registration needs a run id and at least one scope")
 	}
 	for _, s := range j.Scopes {
-		if s.Store.URL == "" {
+		if s.Bucket.URL == "" {
 			return fmt.Errorf("run %s: a scope has no store URL", j.Run)
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.runs == nil {
-		r.runs = map[string][]Scope{}
+		r.runs = map[string][]control.Scope{}
 	}
 	r.runs[j.Run] = append(r.runs[j.Run], j.Scopes...)
 	return nil
@@ -91,7 +53,7 @@ func (r *registry) allows(d chunk.Dest) bool {
 	defer r.mu.Unlock()
 	for _, scopes := range r.runs {
 		for _, s := range scopes {
-			if s.allows(d) {
+			if s.Allows(d) {
 				return true
 			}
 		}
@@ -133,8 +95,8 @@ func (r *registry) current(id chunk.ID, attempt int) bool {
 }
 
 func (g *Gateway) jobRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST "+PathJobs, func(w http.ResponseWriter, r *http.Request) {
-		var j JobRegistration
+	mux.HandleFunc("POST "+control.PathJobs, func(w http.ResponseWriter, r *http.Request) {
+		var j control.JobRegistration
 		if !readJSON(w, r, &j) {
 			return
 		}
@@ -145,8 +107,8 @@ func (g *Gateway) jobRoutes(mux *http.ServeMux) {
 		g.log.Info("job registered", "run", j.Run, "scopes", len(j.Scopes))
 		writeJSON(w, http.StatusOK, map[string]string{"state": "registered"})
 	})
-	mux.HandleFunc("POST "+PathRunEnd, func(w http.ResponseWriter, r *http.Request) {
-		var e RunEnd
+	mux.HandleFunc("POST "+control.PathRunEnd, func(w http.ResponseWriter, r *http.Request) {
+		var e control.RunEnd
 		if !readJSON(w, r, &e) {
 			return
 		}
@@ -154,15 +116,4 @@ func (g *Gateway) jobRoutes(mux *http.ServeMux) {
 		g.log.Info("run ended", "run", e.Run)
 		writeJSON(w, http.StatusOK, map[string]string{"state": "ended"})
 	})
-}
-
-// RegisterJobs tells the gateway where a run may write.
-func (c *Client) RegisterJobs(ctx context.Context, j JobRegistration) error {
-	return c.do(ctx, http.MethodPost, PathJobs, j, nil)
-}
-
-// EndRun tells the gateway a run is over: what it still holds for the run
-// is dropped, and frames for it are refused from now on.
-func (c *Client) EndRun(ctx context.Context, run string) error {
-	return c.do(ctx, http.MethodPost, PathRunEnd, RunEnd{Run: run}, nil)
 }

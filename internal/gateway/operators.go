@@ -16,11 +16,12 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
-// outFrame is one copy of a chunk on its way to one target region. Copies
+// outFrame is one copy of a chunk on its way to one destination group. Copies
 // for several targets (broadcast) share Data, read once from the source.
 type outFrame struct {
 	frame *wire.Frame
@@ -89,7 +90,7 @@ func (g *Gateway) reader() {
 		buf, data, err := g.readRange(req)
 		if err != nil {
 			g.budget.release(req.Length)
-			g.event(Event{Chunk: req.ID, Attempt: req.Attempt, State: StateFailed,
+			g.event(control.Event{Chunk: req.ID, Attempt: req.Attempt, State: control.StateFailed,
 				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err),
 				Changed: errors.Is(err, objstore.ErrChanged)})
 			continue
@@ -111,11 +112,11 @@ func (g *Gateway) reader() {
 		// Several (broadcast): every copy reads the shared data.
 		owned := len(req.Dests) == 1
 		for _, d := range req.Dests {
-			meta, _ := json.Marshal(frameMeta{Target: d.Region, Req: req})
+			meta, _ := json.Marshal(frameMeta{Target: d.Group, Req: req})
 			f := &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: sum, Buf: buf, Owned: owned}
 			of := &outFrame{frame: f, req: req, done: done}
 			select {
-			case g.sendQ[d.Region] <- of:
+			case g.sendQ[d.Group] <- of:
 			case <-g.ctx.Done():
 				return
 			}
@@ -157,7 +158,7 @@ func (g *Gateway) readRange(req chunk.Request) (buf, data []byte, err error) {
 // the target's queue over it, redialling when the connection breaks. A
 // failed dial or handshake backs off, so a peer that refuses the key is not
 // hammered.
-func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
+func (g *Gateway) sender(group, addr string, idx int, q chan *outFrame) {
 	backoff := 50 * time.Millisecond
 	for g.ctx.Err() == nil {
 		conn, s, err := g.connect(addr)
@@ -174,7 +175,7 @@ func (g *Gateway) sender(region, addr string, idx int, q chan *outFrame) {
 			continue
 		}
 		backoff = 50 * time.Millisecond
-		g.sendOn(conn, s, region, addr, q)
+		g.sendOn(conn, s, group, addr, q)
 		conn.Close()
 	}
 }
@@ -212,7 +213,7 @@ func (g *Gateway) connect(addr string) (net.Conn, *wire.Sender, error) {
 	return conn, s, nil
 }
 
-func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q chan *outFrame) {
+func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, group, hop string, q chan *outFrame) {
 	for {
 		var of *outFrame
 		select {
@@ -225,7 +226,7 @@ func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q ch
 		}
 		n, err := s.Send(of.frame)
 		if err != nil {
-			g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateFailed, Region: region,
+			g.event(control.Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: control.StateFailed, Group: group,
 				Err: fmt.Sprintf("send to %s: %v", conn.RemoteAddr(), err), Retryable: true, Transport: true})
 			of.done()
 			return
@@ -234,7 +235,7 @@ func (g *Gateway) sendOn(conn net.Conn, s *wire.Sender, region, hop string, q ch
 		g.stats.rawSent.Add(int64(len(of.frame.Data)))
 		g.stats.framesSent.Add(1)
 		of.done()
-		g.event(Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: StateSent, Region: region, Hop: hop})
+		g.event(control.Event{Chunk: of.req.ID, Attempt: of.req.Attempt, State: control.StateSent, Group: group, Hop: hop})
 	}
 }
 
@@ -314,7 +315,7 @@ func (g *Gateway) receive(conn net.Conn) {
 				g.stats.wireRecv.Add(n)
 				g.stats.framesRejected.Add(1)
 				g.log.Warn("rejected frame", "from", conn.RemoteAddr().String(), "chunk", chunk.ID(fe.ChunkID).String(), "err", fe.Err)
-				g.event(Event{Chunk: fe.ChunkID, Attempt: -1, State: StateFailed, Err: "frame rejected: " + fe.Err.Error(), Retryable: true})
+				g.event(control.Event{Chunk: fe.ChunkID, Attempt: -1, State: control.StateFailed, Err: "frame rejected: " + fe.Err.Error(), Retryable: true})
 				continue
 			}
 			if !errors.Is(err, io.EOF) && g.ctx.Err() == nil {
@@ -332,7 +333,7 @@ func (g *Gateway) receive(conn net.Conn) {
 		var meta frameMeta
 		if err := json.Unmarshal(f.Meta, &meta); err != nil {
 			f.Release()
-			g.event(Event{Chunk: f.ChunkID, Attempt: -1, State: StateFailed, Err: "bad frame metadata: " + err.Error(), Retryable: true})
+			g.event(control.Event{Chunk: f.ChunkID, Attempt: -1, State: control.StateFailed, Err: "bad frame metadata: " + err.Error(), Retryable: true})
 			continue
 		}
 		if !g.dispatchIn(f, meta) {
@@ -376,7 +377,7 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 		}
 	}
 	f.Release()
-	g.event(Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
+	g.event(control.Event{Chunk: f.ChunkID, Attempt: meta.Req.Attempt, State: control.StateFailed, Group: meta.Target,
 		Err: fmt.Sprintf("gateway %s has no route or store for %s", g.boot.ID, meta.Target)})
 	return true
 }
@@ -404,7 +405,7 @@ func (g *Gateway) writer() {
 		if g.prog.VerifyChecksums {
 			sum = in.md5[:]
 		}
-		sink, err := g.store(in.dest.Store)
+		sink, err := g.store(in.dest.Bucket)
 		switch {
 		case err != nil:
 		case in.dest.UploadID != "":
@@ -417,7 +418,7 @@ func (g *Gateway) writer() {
 		}
 		in.release()
 		if err != nil {
-			g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateFailed, Region: in.dest.Region,
+			g.event(control.Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: control.StateFailed, Group: in.dest.Group,
 				Err: fmt.Sprintf("write %s: %v", in.dest.Key, err), Retryable: retryable(err)})
 			continue
 		}
@@ -425,7 +426,7 @@ func (g *Gateway) writer() {
 		if !g.jobs.current(in.req.ID, in.req.Attempt) {
 			continue // superseded while writing: the newer attempt completes
 		}
-		g.event(Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: StateComplete, Region: in.dest.Region, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
+		g.event(control.Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: control.StateComplete, Group: in.dest.Group, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
 	}
 }
 
@@ -435,9 +436,9 @@ func (g *Gateway) writer() {
 func (g *Gateway) refuseOutside(id [16]byte, meta frameMeta, dest chunk.Dest) {
 	g.stats.framesOutsideJobs.Add(1)
 	g.stats.framesRejected.Add(1)
-	g.recordError("refused a frame for chunk %s: %s key %q is outside every registered job", chunk.ID(id), dest.Store.URL, dest.Key)
-	g.event(Event{Chunk: id, Attempt: meta.Req.Attempt, State: StateFailed, Region: meta.Target,
-		Err: fmt.Sprintf("write to %s key %q refused: outside every registered job", dest.Store.URL, dest.Key)})
+	g.recordError("refused a frame for chunk %s: %s key %q is outside every registered job", chunk.ID(id), dest.Bucket.URL, dest.Key)
+	g.event(control.Event{Chunk: id, Attempt: meta.Req.Attempt, State: control.StateFailed, Group: meta.Target,
+		Err: fmt.Sprintf("write to %s key %q refused: outside every registered job", dest.Bucket.URL, dest.Key)})
 }
 
 // retryable classes an error: missing objects, denied access and what

@@ -1,154 +1,23 @@
 // Package gateway is the gateway daemon: it runs a program of operators
 // (read → send, receive → write, receive → send) joined by bounded queues,
 // moves chunks to other gateways over framed TCP (package wire), and serves
-// an authenticated control API the client drives it with.
+// the authenticated control API (package control) the client drives it with.
 package gateway
 
 import (
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 )
 
-// Boot is what a gateway process needs to start, handed over in a 0600 file
-// that the gateway deletes once read (it holds the secret and the key).
-type Boot struct {
-	ID     string `json:"id"`
-	Region string `json:"region"`
-	// Secret authenticates every control API call (Authorization: Bearer).
-	Secret string `json:"secret"`
-	// Key is the per-dataplane 256-bit key frames are sealed with.
-	Key         []byte `json:"key"`
-	ControlAddr string `json:"control_addr"` // listen address, e.g. 127.0.0.1:0
-	DataAddr    string `json:"data_addr"`
-	// TLSCert and TLSKey (PEM) are the dataplane's TLS identity, used when
-	// the program asks for TLS between gateways.
-	TLSCert []byte `json:"tls_cert,omitempty"`
-	TLSKey  []byte `json:"tls_key,omitempty"`
-	// StatsFile receives the final counters at shutdown (JSON), so that
-	// callers can check what really crossed this gateway after it is gone.
-	StatsFile string `json:"stats_file,omitempty"`
-	// ExitOnStdinEOF ends the gateway when its parent goes away (local provider).
-	ExitOnStdinEOF bool `json:"exit_on_stdin_eof,omitempty"`
-}
-
-// Ready is the one JSON line a gateway prints on stdout once it listens.
-type Ready struct {
-	ID      string `json:"id"`
-	PID     int    `json:"pid"`
-	Control string `json:"control"` // host:port of the control API
-	Data    string `json:"data"`    // host:port of the data listener
-}
-
-// Program is what a gateway runs for a dataplane.
-type Program struct {
-	// Source gateways accept chunk requests and read from the stores they name.
-	Source bool `json:"source,omitempty"`
-	// Sinks are the destination region tags this gateway writes for: a frame
-	// whose target is one of them is written to the store its Dest names.
-	Sinks []string `json:"sinks,omitempty"`
-	// Routes maps a destination region tag to next-hop data addresses. A
-	// source gateway sends every chunk to each target's route; a relay
-	// forwards frames whose target is not in its Sinks.
-	Routes map[string][]string `json:"routes,omitempty"`
-
-	NumConnections int  `json:"num_connections"` // per next-hop gateway
-	Compress       bool `json:"compress"`
-	Encrypt        bool `json:"encrypt"`
-	// TLS wraps gateway-to-gateway connections in mutually authenticated
-	// TLS 1.3 (encrypt_socket_tls), under the frames' own sealing.
-	TLS             bool `json:"tls,omitempty"`
-	VerifyChecksums bool `json:"verify_checksums"`
-	Readers         int  `json:"readers,omitempty"`
-	Writers         int  `json:"writers,omitempty"`
-	// MemoryBudget bounds the chunk bytes a gateway holds at once.
-	MemoryBudget int64 `json:"memory_budget,omitempty"`
-	// MaxConnections bounds inbound data connections; more are closed at
-	// once (default 512).
-	MaxConnections int `json:"max_connections,omitempty"`
-	// IdleTimeoutMS closes a data connection that delivers no frame for
-	// this long (default 5 min).
-	IdleTimeoutMS int `json:"idle_timeout_ms,omitempty"`
-
-	Test TestHooks `json:"test,omitempty"`
-}
-
-// TestHooks inject faults so tests can drive recovery paths end to end.
-type TestHooks struct {
-	// CorruptFrames flips a payload byte of the first N frames this gateway sends.
-	CorruptFrames int `json:"corrupt_frames,omitempty"`
-	// FrameDelayMS sleeps before every frame sent, so a test can catch a
-	// transfer midway.
-	FrameDelayMS int `json:"frame_delay_ms,omitempty"`
-}
-
-// Event states in the chunk status log.
-const (
-	StateComplete = "complete" // written at the destination (Region says which)
-	StateFailed   = "failed"   // this attempt failed; Retryable says whether to resend
-	StateSent     = "sent"     // handed to the next hop at Hop (a source or relay gateway)
-)
-
-// Event is one entry of a gateway's chunk status log.
-type Event struct {
-	Seq       int64    `json:"seq"`
-	Chunk     chunk.ID `json:"chunk"`
-	Attempt   int      `json:"attempt"`
-	State     string   `json:"state"`
-	Region    string   `json:"region,omitempty"`
-	ETag      string   `json:"etag,omitempty"`
-	Bytes     int64    `json:"bytes,omitempty"`
-	Err       string   `json:"error,omitempty"`
-	Retryable bool     `json:"retryable,omitempty"`
-	// Transport: the chunk was lost with its connection, not refused for
-	// what it is (a damaged frame counts as a failure: five in a row is a
-	// problem worth stopping for).
-	Transport bool `json:"transport,omitempty"`
-	// Changed: the source object was rewritten during the transfer (a read
-	// pinned to its listed version failed with objstore.ErrChanged); the
-	// client restarts that object from its new listing.
-	Changed bool   `json:"changed,omitempty"`
-	Hop     string `json:"hop,omitempty"` // next hop's data address (sent events)
-	MD5     string `json:"md5,omitempty"` // of the chunk as read at the source (complete events)
-	Gateway string `json:"gateway"`
-}
-
-// Stats are a gateway's counters.
-type Stats struct {
-	ID              string `json:"id"`
-	Region          string `json:"region"`
-	WireBytesSent   int64  `json:"wire_bytes_sent"`
-	WireBytesRecv   int64  `json:"wire_bytes_recv"`
-	RawBytesSent    int64  `json:"raw_bytes_sent"`
-	RawBytesRecv    int64  `json:"raw_bytes_recv"`
-	FramesSent      int64  `json:"frames_sent"`
-	FramesRecv      int64  `json:"frames_recv"`
-	FramesRejected  int64  `json:"frames_rejected"`
-	ChunksRead      int64  `json:"chunks_read"`
-	ChunksWritten   int64  `json:"chunks_written"`
-	ConnectionsUsed int64  `json:"connections_used"` // inbound connections that carried ≥ 1 frame
-	StoreRetries    int64  `json:"store_retries"`    // store requests retried (throttling, 5xx)
-	// ConnectionsRefused: inbound data connections over the limit, closed.
-	ConnectionsRefused int64 `json:"connections_refused"`
-	// FramesOutsideJobs: authenticated frames naming a store or key no
-	// registered job writes (refused, not written; also in FramesRejected).
-	FramesOutsideJobs int64 `json:"frames_outside_jobs"`
-	// FramesStale: frames dropped unwritten: an attempt older than one
-	// already seen, or a run that ended while they waited.
-	FramesStale int64 `json:"frames_stale"`
-	// RequestsDropped: queued chunk requests no live run wants any more.
-	RequestsDropped int64 `json:"requests_dropped"`
-	QueuedRequests  int   `json:"queued_requests"`
-}
-
 // frameMeta travels authenticated (sealed with encrypt) with each frame's
 // data; Req.Attempt is the attempt the frame belongs to.
 type frameMeta struct {
-	Target string        `json:"target"` // destination region tag this copy is for
+	Target string        `json:"target"` // destination group key this copy is for
 	Req    chunk.Request `json:"req"`
 }
 
 func (m frameMeta) dest() (chunk.Dest, bool) {
 	for _, d := range m.Req.Dests {
-		if d.Region == m.Target {
+		if d.Group == m.Target {
 			return d, true
 		}
 	}

@@ -13,19 +13,20 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
 // secFrame is a frame for one chunk attempt writing key.
 func secFrame(id chunk.ID, attempt int, key string, data []byte) *wire.Frame {
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: id, Src: ref, SrcKey: "src", Length: int64(len(data)), Attempt: attempt,
-		Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: key}}}
+		Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: key}}}
 	meta, _ := json.Marshal(frameMeta{Target: "dst", Req: req})
 	return &wire.Frame{ChunkID: id, Meta: meta, Data: data, MD5: md5.Sum(data)}
 }
 
-func waitStats(t *testing.T, g *Gateway, what string, ok func(Stats) bool) Stats {
+func waitStats(t *testing.T, g *Gateway, what string, ok func(control.Stats) bool) control.Stats {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -45,7 +46,7 @@ func waitStats(t *testing.T, g *Gateway, what string, ok func(Stats) bool) Stats
 func TestConnectionLimitAndIdle(t *testing.T) {
 	key := make([]byte, 32)
 	g, c := startGateway(t, "dst", "dst", key)
-	if err := c.SetProgram(context.Background(), Program{NumConnections: 1, Sinks: []string{"dst"}, MaxConnections: 2, IdleTimeoutMS: 300}); err != nil {
+	if err := c.SetProgram(context.Background(), control.Program{NumConnections: 1, Sinks: []string{"dst"}, MaxConnections: 2, IdleTimeoutMS: 300}); err != nil {
 		t.Fatal(err)
 	}
 	var held []net.Conn
@@ -72,11 +73,11 @@ func TestConnectionLimitAndIdle(t *testing.T) {
 	if n, err := extra.Read(make([]byte, 64)); err == nil || n > 0 {
 		t.Fatalf("a connection over the limit got %d bytes, %v", n, err)
 	}
-	waitStats(t, g, "refused connection counted", func(s Stats) bool { return s.ConnectionsRefused == 1 })
+	waitStats(t, g, "refused connection counted", func(s control.Stats) bool { return s.ConnectionsRefused == 1 })
 	for _, conn := range held {
 		conn.Close()
 	}
-	waitStats(t, g, "slots freed", func(Stats) bool { return g.inbound.Load() == 0 })
+	waitStats(t, g, "slots freed", func(control.Stats) bool { return g.inbound.Load() == 0 })
 
 	conn, err := net.Dial("tcp", g.Ready().Data)
 	if err != nil {
@@ -102,7 +103,7 @@ func TestAttemptsAndRunEnd(t *testing.T) {
 	key := make([]byte, 32)
 	g, c := startGateway(t, "dst", "dst", key)
 	ctx := context.Background()
-	if err := c.SetProgram(ctx, Program{NumConnections: 1, Sinks: []string{"dst"}}); err != nil {
+	if err := c.SetProgram(ctx, control.Program{NumConnections: 1, Sinks: []string{"dst"}}); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
@@ -123,7 +124,7 @@ func TestAttemptsAndRunEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitStats(t, g, "stale frame dropped", func(s Stats) bool { return s.FramesStale == 1 && s.ChunksWritten == 1 })
+	waitStats(t, g, "stale frame dropped", func(s control.Stats) bool { return s.FramesStale == 1 && s.ChunksWritten == 1 })
 	if b, err := os.ReadFile("/" + target); err != nil || string(b) != "attempt two" {
 		t.Fatalf("object %q, %v", b, err)
 	}
@@ -132,7 +133,7 @@ func TestAttemptsAndRunEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if e.State == StateComplete && e.Attempt != 2 {
+		if e.State == control.StateComplete && e.Attempt != 2 {
 			t.Fatalf("attempt %d completed", e.Attempt)
 		}
 	}
@@ -144,7 +145,7 @@ func TestAttemptsAndRunEnd(t *testing.T) {
 	if _, err := s.Send(secFrame(chunk.NewID(), 0, late, []byte("after the run"))); err != nil {
 		t.Fatal(err)
 	}
-	waitStats(t, g, "frame of an ended run refused", func(s Stats) bool { return s.FramesOutsideJobs == 1 })
+	waitStats(t, g, "frame of an ended run refused", func(s control.Stats) bool { return s.FramesOutsideJobs == 1 })
 	if _, err := os.Stat("/" + late); !os.IsNotExist(err) {
 		t.Fatalf("a frame of an ended run was written: %v", err)
 	}
@@ -153,7 +154,7 @@ func TestAttemptsAndRunEnd(t *testing.T) {
 // A gateway never runs unauthenticated: a boot without a full key fails.
 func TestStartRefusesWithoutKey(t *testing.T) {
 	for _, key := range [][]byte{nil, make([]byte, 16)} {
-		g, err := Start(context.Background(), Boot{ID: "gw", Secret: "s", Key: key}, discardLogger())
+		g, err := Start(context.Background(), control.Boot{ID: "gw", Secret: "s", Key: key}, discardLogger())
 		if err == nil {
 			g.Shutdown()
 			t.Fatalf("started with a %d-byte key", len(key))
@@ -169,17 +170,17 @@ func TestStartRefusesWithoutKey(t *testing.T) {
 func TestSourceDropsRequestsOfEndedRuns(t *testing.T) {
 	g, c := startGateway(t, "src", "src", make([]byte, 32))
 	ctx := context.Background()
-	if err := c.SetProgram(ctx, Program{NumConnections: 1, Source: true, Routes: map[string][]string{"dst": {"127.0.0.1:1"}}}); err != nil {
+	if err := c.SetProgram(ctx, control.Program{NumConnections: 1, Source: true, Routes: map[string][]string{"dst": {"127.0.0.1:1"}}}); err != nil {
 		t.Fatal(err)
 	}
 	in, out := t.TempDir(), t.TempDir()
 	if err := os.WriteFile(filepath.Join(in, "f"), []byte("data"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := func(dir string) chunk.Request {
 		return chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 4,
-			Dests: []chunk.Dest{{Region: "dst", Store: ref, Key: strings.TrimPrefix(filepath.Join(dir, "f"), "/")}}}
+			Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: strings.TrimPrefix(filepath.Join(dir, "f"), "/")}}}
 	}
 	register(t, out, c)
 	if err := c.EndRun(ctx, "run-1"); err != nil {
@@ -189,7 +190,7 @@ func TestSourceDropsRequestsOfEndedRuns(t *testing.T) {
 	if n, err := c.PostChunks(ctx, reqs); err != nil || n != len(reqs) {
 		t.Fatalf("post: %d, %v", n, err)
 	}
-	s := waitStats(t, g, "requests dropped", func(s Stats) bool { return s.RequestsDropped == int64(len(reqs)) })
+	s := waitStats(t, g, "requests dropped", func(s control.Stats) bool { return s.RequestsDropped == int64(len(reqs)) })
 	if s.ChunksRead != 0 {
 		t.Fatalf("read %d chunks nobody wants", s.ChunksRead)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
 
 // statusLog is an append-only event log the client long-polls. Events the
@@ -12,7 +14,7 @@ import (
 type statusLog struct {
 	mu     sync.Mutex
 	base   int64 // Seq of events[0]
-	events []Event
+	events []control.Event
 	notify chan struct{} // closed and replaced on every append
 }
 
@@ -20,7 +22,7 @@ func newStatusLog() *statusLog {
 	return &statusLog{notify: make(chan struct{})}
 }
 
-func (l *statusLog) add(e Event) {
+func (l *statusLog) add(e control.Event) {
 	l.mu.Lock()
 	e.Seq = l.base + int64(len(l.events))
 	l.events = append(l.events, e)
@@ -30,7 +32,7 @@ func (l *statusLog) add(e Event) {
 }
 
 // since returns events with Seq ≥ from, waiting up to wait for one to arrive.
-func (l *statusLog) since(ctx context.Context, from int64, wait time.Duration) []Event {
+func (l *statusLog) since(ctx context.Context, from int64, wait time.Duration) []control.Event {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
@@ -40,7 +42,7 @@ func (l *statusLog) since(ctx context.Context, from int64, wait time.Duration) [
 			l.events = append(l.events[:0:0], l.events[drop:]...)
 			l.base += drop
 		}
-		var out []Event
+		var out []control.Event
 		if off := from - l.base; off >= 0 && off < int64(len(l.events)) {
 			out = append(out, l.events[off:]...)
 		}

@@ -51,16 +51,6 @@ func (p *Plan) Destinations() []Group {
 	return out
 }
 
-// Group returns the group with key k.
-func (p *Plan) Group(k string) (Group, bool) {
-	for _, g := range p.Groups {
-		if g.Key == k {
-			return g, true
-		}
-	}
-	return Group{}, false
-}
-
 // Direct plans n gateways in the source region and n in each destination
 // region, every destination one hop from the source.
 func Direct(srcRegion string, dstRegions []string, n int) (*Plan, error) {

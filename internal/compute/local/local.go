@@ -1,19 +1,8 @@
 // Package local provisions gateways as processes on this machine, each
 // listening on 127.0.0.1. It is the default provider: no cloud account needed.
 //
-// Test hook (the WAN lab, scripts/lab.sh; not a user feature):
-//
-//	SKYPLANE_TEST_NETNS  comma-separated name=ip pairs, e.g.
-//	                     skylab-g1=10.231.77.11,skylab-g2=10.231.77.12
-//
-// When set, each gateway runs inside a Linux network namespace, as
-// `ip netns exec <name> <bin> gateway --boot <file>` (root only), listening
-// on <ip>:0 instead of 127.0.0.1:0. The provider hands the namespaces out in
-// order, round-robin across every gateway it starts, so that each gateway
-// can have its own egress cap (tc on the namespace's interface), as a cloud
-// VM has. `ip netns exec` execs the gateway in place: the process the
-// provider started is the gateway (same PID, process group and parent-death
-// signal).
+// A build with the tag skyplane_faults (the WAN lab's, scripts/lab.sh) can
+// start gateways inside network namespaces; see netns_faults.go.
 package local
 
 import (
@@ -33,15 +22,9 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
-
-// EnvGatewayBinary names the skyplane binary local gateways run.
-const EnvGatewayBinary = "SKYPLANE_GATEWAY_BIN"
-
-// EnvTestNetns is the network-namespace test hook (see the package comment).
-const EnvTestNetns = "SKYPLANE_TEST_NETNS"
 
 // readyTimeout bounds how long a gateway may take to start listening.
 const readyTimeout = 15 * time.Second
@@ -49,60 +32,18 @@ const readyTimeout = 15 * time.Second
 // Provider runs gateways as child processes.
 type Provider struct {
 	// Binary is the skyplane executable to run as "skyplane gateway"; empty
-	// means $SKYPLANE_GATEWAY_BIN, this executable if it is skyplane, or
-	// skyplane on PATH.
+	// means this executable if it is skyplane, or skyplane on PATH.
 	Binary string
 
 	mu     sync.Mutex
 	procs  []*proc
-	nextNS int // round-robin over SKYPLANE_TEST_NETNS, per process started
+	nextNS int // round-robin over the lab's namespaces, per process started
 }
 
-// netns is one entry of SKYPLANE_TEST_NETNS: a namespace and the address
-// gateways in it listen on.
+// netns is a network namespace and the address gateways in it listen on.
 type netns struct {
 	Name string
 	IP   netip.Addr
-}
-
-// parseNetns parses SKYPLANE_TEST_NETNS ("name=ip,name=ip"); empty means
-// no namespaces.
-func parseNetns(v string) ([]netns, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, nil
-	}
-	var out []netns
-	for i, item := range strings.Split(v, ",") {
-		item = strings.TrimSpace(item)
-		name, ip, ok := strings.Cut(item, "=")
-		name, ip = strings.TrimSpace(name), strings.TrimSpace(ip)
-		if !ok {
-			return nil, fmt.Errorf("%s: entry %d %q: want name=ip", EnvTestNetns, i+1, item)
-		}
-		if name == "" || strings.ContainsAny(name, "/ \t") || name == "." || name == ".." {
-			return nil, fmt.Errorf("%s: entry %d %q: bad namespace name %q", EnvTestNetns, i+1, item, name)
-		}
-		addr, err := netip.ParseAddr(ip)
-		if err != nil || addr.Zone() != "" || addr.IsUnspecified() {
-			return nil, fmt.Errorf("%s: entry %d %q: bad IP address %q", EnvTestNetns, i+1, item, ip)
-		}
-		out = append(out, netns{Name: name, IP: addr.Unmap()})
-	}
-	return out, nil
-}
-
-// ipCommand finds iproute2's ip, which is often outside a user's PATH.
-func ipCommand() (string, error) {
-	if p, err := exec.LookPath("ip"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s is set, but iproute2's ip command was not found", EnvTestNetns)
 }
 
 // placement is where one gateway runs: a namespace (nil: this one) and
@@ -156,9 +97,6 @@ func ResolveBinary(explicit string) (string, error) {
 	if explicit != "" {
 		return explicit, nil
 	}
-	if env := os.Getenv(EnvGatewayBinary); env != "" {
-		return env, nil
-	}
 	if self, err := os.Executable(); err == nil {
 		base := filepath.Base(self)
 		if strings.HasPrefix(base, "skyplane") && !strings.HasSuffix(base, ".test") {
@@ -168,11 +106,11 @@ func ResolveBinary(explicit string) (string, error) {
 	if path, err := exec.LookPath("skyplane"); err == nil {
 		return path, nil
 	}
-	return "", fmt.Errorf("local gateways run the skyplane binary, and none was found: install it on PATH, or set %s or `skyplane config set gateway_binary PATH`", EnvGatewayBinary)
+	return "", fmt.Errorf("local gateways run the skyplane binary, and none was found: install it on PATH, or set SKYPLANE_GATEWAY_BIN or `skyplane config set gateway_binary PATH`")
 }
 
 // Provision starts the gateways in parallel.
-func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Shared) ([]compute.Instance, error) {
 	// Every data connection is authenticated with the key: a gateway
 	// without one would refuse to start, so say so before starting any.
 	if len(boot.Key) != wire.KeySize {
@@ -182,7 +120,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 	if err != nil {
 		return nil, err
 	}
-	nss, err := parseNetns(os.Getenv(EnvTestNetns))
+	nss, err := labNamespaces()
 	if err != nil {
 		return nil, err
 	}
@@ -224,10 +162,10 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 	return out, nil
 }
 
-func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Boot, pl placement) (compute.Instance, error) {
+func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boot compute.Shared, pl placement) (compute.Instance, error) {
 	bootFile := filepath.Join(boot.Dir, spec.ID+".boot.json")
 	listen := net.JoinHostPort(pl.listenHost(), "0")
-	b, err := json.Marshal(gateway.Boot{
+	b, err := json.Marshal(control.Boot{
 		ID: spec.ID, Region: spec.Region, Secret: boot.Secret, Key: boot.Key, TLSCert: boot.TLSCert, TLSKey: boot.TLSKey,
 		ControlAddr: listen, DataAddr: listen,
 		StatsFile:      filepath.Join(boot.Dir, spec.ID+".stats.json"),
@@ -265,7 +203,7 @@ func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boo
 	p.procs = append(p.procs, pr)
 	p.mu.Unlock()
 
-	ready := make(chan gateway.Ready, 1)
+	ready := make(chan control.Ready, 1)
 	readErr := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -273,7 +211,7 @@ func (p *Provider) start(ctx context.Context, bin string, spec compute.Spec, boo
 			readErr <- fmt.Errorf("gateway %s exited before it was ready (see %s)", spec.ID, logFile.Name())
 			return
 		}
-		var r gateway.Ready
+		var r control.Ready
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			readErr <- fmt.Errorf("gateway %s: bad ready line %q: %w", spec.ID, sc.Text(), err)
 			return

@@ -41,7 +41,7 @@ func TestProvisionDeprovision(t *testing.T) {
 	dir := t.TempDir()
 	p := New(bin)
 	specs := []compute.Spec{{ID: "src-0", Region: "local:src"}, {ID: "dst1-0", Region: "local:dst"}, {ID: "dst1-1", Region: "local:dst"}}
-	insts, err := p.Provision(context.Background(), specs, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+	insts, err := p.Provision(context.Background(), specs, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestProvisionFailureCleansUp(t *testing.T) {
 	dir := t.TempDir()
 	// A binary that exits at once: no gateway ever becomes ready.
 	p := New("/bin/false")
-	_, err := p.Provision(context.Background(), []compute.Spec{{ID: "a"}, {ID: "b"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+	_, err := p.Provision(context.Background(), []compute.Spec{{ID: "a"}, {ID: "b"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err == nil {
 		t.Fatal("Provision with a broken binary succeeded")
 	}
@@ -88,7 +88,7 @@ func TestProvisionFailureCleansUp(t *testing.T) {
 func TestProvisionNeedsKey(t *testing.T) {
 	for _, key := range [][]byte{nil, make([]byte, 16)} {
 		dir := t.TempDir()
-		_, err := New("/bin/true").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Boot{Secret: "s", Key: key, Dir: dir})
+		_, err := New("/bin/true").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Shared{Secret: "s", Key: key, Dir: dir})
 		if err == nil || !strings.Contains(err.Error(), "dataplane key") {
 			t.Fatalf("%d-byte key: err = %v", len(key), err)
 		}
@@ -102,7 +102,7 @@ func TestRunningAndKill(t *testing.T) {
 	bin := buildSkyplane(t)
 	dir := t.TempDir()
 	p := New(bin)
-	if _, err := p.Provision(context.Background(), []compute.Spec{{ID: "g"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir}); err != nil {
+	if _, err := p.Provision(context.Background(), []compute.Spec{{ID: "g"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
 	defer p.Deprovision(context.Background())
@@ -123,16 +123,13 @@ func TestRunningAndKill(t *testing.T) {
 }
 
 func TestResolveBinary(t *testing.T) {
-	t.Setenv(EnvGatewayBinary, "/opt/skyplane")
 	if got, _ := ResolveBinary("/explicit"); got != "/explicit" {
 		t.Errorf("explicit: %s", got)
 	}
-	if got, _ := ResolveBinary(""); got != "/opt/skyplane" {
-		t.Errorf("env: %s", got)
-	}
-	t.Setenv(EnvGatewayBinary, "")
+	// The environment is the CLI's to read: the provider ignores it.
+	t.Setenv("SKYPLANE_GATEWAY_BIN", "/opt/skyplane")
 	t.Setenv("PATH", t.TempDir())
-	if _, err := ResolveBinary(""); err == nil {
-		t.Error("no binary anywhere, yet no error")
+	if got, err := ResolveBinary(""); err == nil {
+		t.Errorf("no binary anywhere, yet %q", got)
 	}
 }

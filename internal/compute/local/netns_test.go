@@ -1,3 +1,5 @@
+//go:build skyplane_faults
+
 package local
 
 import (
@@ -16,7 +18,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
 
 // envHelper turns the test binary into the helper of TestNetnsGateway's
@@ -103,7 +105,7 @@ func TestParseNetns(t *testing.T) {
 func TestProvisionBadNetnsEnv(t *testing.T) {
 	t.Setenv(EnvTestNetns, "skylab-g1:10.0.0.1")
 	dir := t.TempDir()
-	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), EnvTestNetns) {
 		t.Fatalf("Provision with a bad %s: %v", EnvTestNetns, err)
 	}
@@ -132,7 +134,7 @@ func TestNetnsRoundRobin(t *testing.T) {
 	dir := t.TempDir()
 	p := New(bin)
 	defer p.Deprovision(context.Background())
-	boot := compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir}
+	boot := compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir}
 	first, err := p.Provision(context.Background(), []compute.Spec{{ID: "g0"}, {ID: "g1"}, {ID: "g2"}}, boot)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +153,7 @@ func TestNetnsRoundRobin(t *testing.T) {
 				t.Errorf("%s listens on %s, want host %s", in.ID, addr, wantHost[i])
 			}
 		}
-		if _, err := gateway.NewClient(in.ID, in.Control, "s").Status(context.Background()); err != nil {
+		if _, err := control.NewClient(in.ID, in.Control, "s").Status(context.Background()); err != nil {
 			t.Errorf("status of %s: %v", in.ID, err)
 		}
 	}
@@ -254,7 +256,7 @@ func TestNetnsGateway(t *testing.T) {
 		dir := t.TempDir()
 		p := New(bin)
 		defer p.Deprovision(context.Background())
-		insts, err := p.Provision(context.Background(), []compute.Spec{{ID: "ns-0", Region: "local:src"}}, compute.Boot{Secret: "s", Key: make([]byte, 32), Dir: dir})
+		insts, err := p.Provision(context.Background(), []compute.Spec{{ID: "ns-0", Region: "local:src"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +268,7 @@ func TestNetnsGateway(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		st, err := gateway.NewClient(in.ID, in.Control, "s").Status(ctx)
+		st, err := control.NewClient(in.ID, in.Control, "s").Status(ctx)
 		if err != nil {
 			t.Fatalf("status from the root namespace: %v", err)
 		}

@@ -19,25 +19,25 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
-func testBoot(t *testing.T) compute.Boot {
+func testBoot(t *testing.T) compute.Shared {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return compute.Boot{Secret: "s3cret-" + t.Name(), Key: key, Dir: t.TempDir()}
+	return compute.Shared{Secret: "s3cret-" + t.Name(), Key: key, Dir: t.TempDir()}
 }
 
-func status(t *testing.T, control, secret string) int {
+func status(t *testing.T, addr, secret string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+control+gateway.PathStatus, nil)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+control.PathStatus, nil)
 	if secret != "" {
 		req.Header.Set("Authorization", "Bearer "+secret)
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
-		t.Fatalf("GET status through the tunnel %s: %v", control, err)
+		t.Fatalf("GET status through the tunnel %s: %v", addr, err)
 	}
 	resp.Body.Close()
 	return resp.StatusCode

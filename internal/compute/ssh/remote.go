@@ -21,7 +21,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
@@ -46,7 +46,7 @@ type remote struct {
 	host     hosts.Host
 	spec     compute.Spec
 	dataPort int
-	boot     compute.Boot
+	boot     compute.Shared
 
 	mu     sync.Mutex
 	conn   *gossh.Client
@@ -229,7 +229,7 @@ func (r *remote) writeFiles(dir string) (string, error) {
 		return "", err
 	}
 	data := net.JoinHostPort(r.host.DataHost(), strconv.Itoa(r.dataPort))
-	b, err := json.Marshal(gateway.Boot{
+	b, err := json.Marshal(control.Boot{
 		ID: r.spec.ID, Region: r.spec.Region, Secret: r.boot.Secret, Key: r.boot.Key,
 		TLSCert: r.boot.TLSCert, TLSKey: r.boot.TLSKey,
 		ControlAddr: "127.0.0.1:0", DataAddr: data,
@@ -271,12 +271,12 @@ func (r *remote) readFile(name string) ([]byte, error) {
 
 // waitReady polls for the gateway's ready line; a gateway that exits first
 // fails with the tail of its log.
-func (r *remote) waitReady(ctx context.Context, dir string) (gateway.Ready, error) {
+func (r *remote) waitReady(ctx context.Context, dir string) (control.Ready, error) {
 	deadline := time.Now().Add(r.p.opt.ReadyTimeout)
 	for {
 		if b, err := r.readFile(path.Join(dir, "ready.json")); err == nil {
 			if line, _, ok := bytes.Cut(b, []byte("\n")); ok {
-				var rd gateway.Ready
+				var rd control.Ready
 				if err := json.Unmarshal(line, &rd); err != nil {
 					return rd, fmt.Errorf("gateway: bad ready line %q: %w", line, err)
 				}
@@ -285,15 +285,15 @@ func (r *remote) waitReady(ctx context.Context, dir string) (gateway.Ready, erro
 		}
 		if r.pid > 0 {
 			if !r.alive(r.pid) {
-				return gateway.Ready{}, fmt.Errorf("gateway exited before it was ready; its log ends: %s", r.logTail(dir))
+				return control.Ready{}, fmt.Errorf("gateway exited before it was ready; its log ends: %s", r.logTail(dir))
 			}
 		}
 		if time.Now().After(deadline) {
-			return gateway.Ready{}, fmt.Errorf("gateway not ready after %s; its log ends: %s", r.p.opt.ReadyTimeout, r.logTail(dir))
+			return control.Ready{}, fmt.Errorf("gateway not ready after %s; its log ends: %s", r.p.opt.ReadyTimeout, r.logTail(dir))
 		}
 		select {
 		case <-ctx.Done():
-			return gateway.Ready{}, ctx.Err()
+			return control.Ready{}, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -154,7 +154,7 @@ func (p *Provider) binaryHash() (string, error) {
 // Provision starts one gateway per spec, all hosts in parallel. If any
 // fails, every gateway started (on any host) is torn down and the error
 // names each failing host.
-func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Boot) ([]compute.Instance, error) {
+func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Shared) ([]compute.Instance, error) {
 	if p.opt.Binary == "" {
 		return nil, errors.New("ssh provider: no gateway binary (Options.Binary)")
 	}

@@ -91,7 +91,7 @@ func (p *Provider) sweepHost(ctx context.Context, h hosts.Host, logDir string, m
 		}
 		// stop would close the shared connection: this one is borrowed.
 		r := &remote{p: p, host: h, spec: compute.Spec{ID: mk.GatewayID, Region: mk.Region},
-			boot: compute.Boot{Dir: logDir}, sc: sc, conn: conn, dir: dir, pid: pid}
+			boot: compute.Shared{Dir: logDir}, sc: sc, conn: conn, dir: dir, pid: pid}
 		if err := r.teardown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("gateway %s of dataplane %s: %w", mk.GatewayID, mk.DataplaneID, err))
 			continue

@@ -13,7 +13,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
@@ -49,10 +49,10 @@ func TestChunkAcrossRegions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srcC := gateway.NewClient("src-0", insts[0].Control, boot.Secret)
-	dstC := gateway.NewClient("dst-0", insts[1].Control, boot.Secret)
+	srcC := control.NewClient("src-0", insts[0].Control, boot.Secret)
+	dstC := control.NewClient("dst-0", insts[1].Control, boot.Secret)
 	ctx := t.Context()
-	base := gateway.Program{NumConnections: 2, Encrypt: true, VerifyChecksums: true}
+	base := control.Program{NumConnections: 2, Encrypt: true, VerifyChecksums: true}
 	dp := base
 	dp.Sinks = []string{"lab:r2"}
 	if err := dstC.SetProgram(ctx, dp); err != nil {
@@ -64,13 +64,13 @@ func TestChunkAcrossRegions(t *testing.T) {
 	if err := srcC.SetProgram(ctx, sp); err != nil {
 		t.Fatal(err)
 	}
-	ref := chunk.Store{URL: "file:///"}
+	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"),
-		Length: int64(len(content)), Dests: []chunk.Dest{{Region: "lab:r2", Store: ref, Key: strings.TrimPrefix(out, "/")}}}
+		Length: int64(len(content)), Dests: []chunk.Dest{{Group: "lab:r2", Bucket: ref, Key: strings.TrimPrefix(out, "/")}}}
 	// Gateways read and write only for a registered job.
-	scope := gateway.Scope{Store: ref, Prefix: req.Dests[0].Key, Exact: true}
-	for _, c := range []*gateway.Client{srcC, dstC} {
-		if err := c.RegisterJobs(ctx, gateway.JobRegistration{Run: "run-1", Scopes: []gateway.Scope{scope}}); err != nil {
+	scope := control.Scope{Bucket: ref, Prefix: req.Dests[0].Key, Exact: true}
+	for _, c := range []*control.Client{srcC, dstC} {
+		if err := c.RegisterJobs(ctx, control.JobRegistration{Run: "run-1", Scopes: []control.Scope{scope}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,10 +92,10 @@ func TestChunkAcrossRegions(t *testing.T) {
 		}
 		for _, e := range evs {
 			since = e.Seq + 1
-			if e.Chunk == req.ID && e.State == gateway.StateComplete {
+			if e.Chunk == req.ID && e.State == control.StateComplete {
 				done = true
 			}
-			if e.Chunk == req.ID && e.State == gateway.StateFailed {
+			if e.Chunk == req.ID && e.State == control.StateFailed {
 				t.Fatalf("chunk failed: %+v", e)
 			}
 		}
@@ -108,7 +108,7 @@ func TestChunkAcrossRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(boot.Dir, "dst-0.stats.json"))
-	var st gateway.Stats
+	var st control.Stats
 	if err == nil {
 		err = json.Unmarshal(b, &st)
 	}

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/skyplane-project/skyplane-go/internal/gateway"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
 
 // openTunnel listens on the client's 127.0.0.1 and carries each accepted
@@ -85,7 +85,7 @@ func (r *remote) keepAlive(base string, quit <-chan struct{}) {
 			}
 			cancel()
 		}()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+gateway.PathStatus, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+control.PathStatus, nil)
 		req.Header.Set("Authorization", "Bearer "+r.boot.Secret)
 		resp, err := client.Do(req)
 		if err == nil {
