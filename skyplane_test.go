@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("SKYPLANE_GATEWAY_BIN", bin)
+	// The examples run as a user's program would: the skyplane binary on
+	// PATH is what local gateways run.
+	os.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	os.Setenv("SKYPLANE_STATE_DIR", dir)
 	code := m.Run()
 	os.RemoveAll(dir)

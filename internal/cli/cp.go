@@ -211,7 +211,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		if ctx.Err() != nil && cmd.Context().Err() == nil {
 			return errNothingStarted
 		}
-		return classify(err)
+		return classify(err, f.recursive)
 	}
 
 	if f.dryRun {
@@ -272,7 +272,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			// Our own signal context: report an interruption.
 			return fmt.Errorf("%w: gateways were torn down; nothing partial is visible. Run the same command again to resume (or `skyplane deprovision` to abort what was kept)", errInterrupted)
 		}
-		return classify(err)
+		return classify(err, f.recursive)
 	}
 	out.summary(res, len(dsts))
 	return nil
@@ -305,8 +305,12 @@ func applyFlagKeys(cmd *cobra.Command, cfg *skyplane.Config) error {
 }
 
 // classify maps library errors to exit classes.
-func classify(err error) error {
+func classify(err error, recursive bool) error {
 	switch {
+	case !recursive && (errors.Is(err, skyplane.ErrIsPrefix) || errors.Is(err, skyplane.ErrNotFound)):
+		// The flag advice is the CLI's to give: the library names the
+		// problem, the command says which flag fixes it.
+		return fmt.Errorf("%w; to copy a folder or prefix, use -r (--recursive)", err)
 	case errors.Is(err, skyplane.ErrFilterNotRecursive):
 		return usageErr(errors.New("--include, --exclude and --files-from select objects under a folder: use them with cp -r or sync"))
 	case errors.Is(err, skyplane.ErrVerify):

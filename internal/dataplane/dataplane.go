@@ -214,9 +214,9 @@ func (d *Dataplane) program(g planner.Group, data map[string][]string, owner map
 	for target, next := range d.plan.Next[g.Key] {
 		for _, addr := range data[next] {
 			hop := addr
-			if RouteHook != nil {
+			if hook := routeHook(); hook != nil {
 				var err error
-				if hop, err = RouteHook(g.Key, next, addr); err != nil {
+				if hop, err = hook(g.Key, next, addr); err != nil {
 					return p, fmt.Errorf("route hook: %w", err)
 				}
 			}

@@ -41,12 +41,12 @@ func NewFilter(include, exclude []string, filesFrom io.Reader) (*Filter, error) 
 		flag string
 		in   []string
 		out  *[][]string
-	}{{"--include", include, &f.include}, {"--exclude", exclude, &f.exclude}} {
+	}{{"include pattern", include, &f.include}, {"exclude pattern", exclude, &f.exclude}} {
 		for _, p := range set.in {
 			elems := strings.Split(p, "/")
 			for _, e := range elems {
 				if _, err := path.Match(e, ""); err != nil {
-					return nil, fmt.Errorf("%s %q: %w: see the glob syntax in docs/cli.md", set.flag, p, err)
+					return nil, fmt.Errorf("%s %q: %w", set.flag, p, err)
 				}
 			}
 			*set.out = append(*set.out, elems)
@@ -62,12 +62,12 @@ func NewFilter(include, exclude []string, filesFrom io.Reader) (*Filter, error) 
 				continue
 			}
 			if len(f.keys) == MaxFilesFrom {
-				return nil, fmt.Errorf("--files-from lists more than %d keys: split the list into several runs, or select with --include/--exclude", MaxFilesFrom)
+				return nil, fmt.Errorf("the key list has more than %d keys: split it into several runs, or select with include/exclude patterns", MaxFilesFrom)
 			}
 			f.keys[key] = struct{}{}
 		}
 		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("--files-from: %w", err)
+			return nil, fmt.Errorf("read the key list: %w", err)
 		}
 	}
 	return f, nil

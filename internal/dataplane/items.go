@@ -51,13 +51,13 @@ func copyItems(ctx context.Context, job Job, src objstore.Store) iter.Seq2[item,
 		}
 		if !job.Recursive {
 			if job.Src.Key == "" || strings.HasSuffix(job.Src.Key, "/") {
-				yield(item{}, fmt.Errorf("%s: %w; to copy everything under it, use -r (--recursive)", job.Src, ErrIsPrefix))
+				yield(item{}, fmt.Errorf("%s: %w; copy it recursively to copy everything under it", job.Src, ErrIsPrefix))
 				return
 			}
 			obj, err := src.Head(ctx, job.Src.Key)
 			if err != nil {
 				if errors.Is(err, objstore.ErrNotFound) {
-					err = fmt.Errorf("no such object %s (%w); to copy a folder or prefix, use -r (--recursive)", job.Src, err)
+					err = fmt.Errorf("no such object %s (%w)", job.Src, err)
 				}
 				yield(item{}, err)
 				return

@@ -51,7 +51,7 @@ func (r *run) waitRoom() bool {
 func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 	ranges := chunk.Split(it.obj.Size, r.params)
 	if ranges[0].Length > wire.MaxChunk {
-		return fmt.Errorf("%s is %d bytes: a single chunk carries at most %d; turn multipart on (--multipart, or multipart_enabled true) with multipart_chunk_size_mb ≤ %d", it.obj.Key, it.obj.Size, int64(wire.MaxChunk), wire.MaxChunk>>20)
+		return fmt.Errorf("%s is %d bytes: a single chunk carries at most %d; turn multipart on (config multipart_enabled) with parts of at most %d MiB (multipart_chunk_size_mb)", it.obj.Key, it.obj.Size, int64(wire.MaxChunk), wire.MaxChunk>>20)
 	}
 	id := identity(it.obj)
 	o := &objState{srcKey: it.obj.Key, size: it.obj.Size, it: it, ji: ji, js: js}

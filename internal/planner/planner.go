@@ -55,7 +55,7 @@ func (p *Plan) Destinations() []Group {
 // region, every destination one hop from the source.
 func Direct(srcRegion string, dstRegions []string, n int) (*Plan, error) {
 	if n < 1 {
-		return nil, fmt.Errorf("gateways per region must be ≥ 1, got %d (use -n 1 or more)", n)
+		return nil, fmt.Errorf("gateways per region must be ≥ 1, got %d", n)
 	}
 	if len(dstRegions) == 0 {
 		return nil, fmt.Errorf("a plan needs at least one destination")
