@@ -87,10 +87,14 @@ type Config struct {
 // DefaultConfig returns the defaults of every key.
 func DefaultConfig() Config { return Config(config.Default()) }
 
-// LoadConfig reads the user's config file ($SKYPLANE_CONFIG or
-// ~/.skyplane/config); keys it lacks keep their defaults.
-func LoadConfig() (Config, error) {
-	c, err := config.Load(config.Path())
+// LoadConfig reads the config file at path ("" means ~/.skyplane/config;
+// the CLI passes $SKYPLANE_CONFIG when set); keys it lacks keep their
+// defaults.
+func LoadConfig(path string) (Config, error) {
+	if path == "" {
+		path = config.Path(config.NoEnv)
+	}
+	c, err := config.Load(path)
 	return Config(c), err
 }
 

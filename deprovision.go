@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
-	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
@@ -21,16 +20,15 @@ var ErrAbortFailed = errors.New("some uploads could not be aborted")
 // DeprovisionOptions tune Client.Deprovision and Client.Abandon.
 type DeprovisionOptions struct {
 	// StateDir is where transfers keep their dataplane folders and
-	// journals; "" means the default ($SKYPLANE_STATE_DIR, or the config
-	// file's folder).
+	// journals; "" means the client's (WithStateDir).
 	StateDir string
 }
 
-func (o DeprovisionOptions) stateDir() string {
+func (c *Client) stateDirOf(o DeprovisionOptions) string {
 	if o.StateDir != "" {
 		return o.StateDir
 	}
-	return config.StateDir()
+	return c.stateDir
 }
 
 // DeprovisionResult says what Client.Deprovision cleaned up.
@@ -65,7 +63,7 @@ type AbortFailure struct {
 // Transfers of other processes that still run are left alone.
 func (c *Client) Deprovision(ctx context.Context, opts DeprovisionOptions) (DeprovisionResult, error) {
 	var res DeprovisionResult
-	pids := local.Running(filepath.Join(opts.stateDir(), "dataplanes"))
+	pids := local.Running(filepath.Join(c.stateDirOf(opts), "dataplanes"))
 	res.GatewaysFound = len(pids)
 	if len(pids) > 0 {
 		res.GatewaysStopped = local.Kill(pids)
@@ -81,7 +79,7 @@ func (c *Client) Deprovision(ctx context.Context, opts DeprovisionOptions) (Depr
 // result when some upload could not be aborted.
 func (c *Client) Abandon(ctx context.Context, opts DeprovisionOptions) (AbandonResult, error) {
 	var res AbandonResult
-	journals, err := dataplane.Journals(dataplane.JournalDir(opts.stateDir()))
+	journals, err := dataplane.Journals(dataplane.JournalDir(c.stateDirOf(opts)))
 	if err != nil {
 		return res, err
 	}

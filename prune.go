@@ -26,7 +26,7 @@ const (
 // logged, not returned.
 func PruneState(dir string, now time.Time) {
 	if dir == "" {
-		dir = config.StateDir()
+		dir = config.StateDir(config.NoEnv)
 	}
 	pruneDir(filepath.Join(dir, "dataplanes"), now, func(p string) bool { return len(local.Running(p)) == 0 })
 	pruneDir(filepath.Join(dir, "usage"), now, func(string) bool { return true })

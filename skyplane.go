@@ -19,6 +19,7 @@ import (
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
@@ -81,6 +82,8 @@ type Client struct {
 	resolver *dataplane.Resolver
 	// stores is what every store is opened with (WithStoreCredentials).
 	stores objstore.Options
+	// stateDir holds dataplane folders and resume journals (WithStateDir).
+	stateDir string
 }
 
 // Option adjusts a Client.
@@ -88,6 +91,10 @@ type Option func(*Client)
 
 // WithLogger sends the client's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// WithStateDir keeps dataplane folders (gateway logs, scratch files) and
+// resume journals under dir instead of ~/.skyplane.
+func WithStateDir(dir string) Option { return func(c *Client) { c.stateDir = dir } }
 
 // WithChunkTimeout resends a chunk whose attempt has not landed after d
 // (default 5 minutes): it recovers a link that stalls without failing.
@@ -99,7 +106,7 @@ func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
 // NewClient returns a client using cfg. Gateways run as local processes
 // (the embedded default: no cloud account needed).
 func NewClient(cfg Config, opts ...Option) *Client {
-	c := &Client{cfg: cfg, log: slog.Default()}
+	c := &Client{cfg: cfg, log: slog.Default(), stateDir: config.StateDir(config.NoEnv)}
 	c.provider = func() compute.Provider { return local.New(c.cfg.GatewayBinary) }
 	for _, o := range opts {
 		o(c)
@@ -254,7 +261,7 @@ func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n in
 	if err != nil {
 		return nil, err
 	}
-	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout})
+	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout, StateDir: c.stateDir})
 }
 
 func (c *Client) runJob(ctx context.Context, job dataplane.Job, n int, progress func(Progress)) (res *Result, err error) {

@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 	// The examples run as a user's program would: the skyplane binary on
 	// PATH is what local gateways run.
 	os.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	os.Setenv("SKYPLANE_STATE_DIR", dir)
+	// The library's default state directory is ~/.skyplane: keep it here.
+	os.Setenv("HOME", dir)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 func newConfig(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Get and set skyplane configuration (" + config.Path() + ")",
+		Short: "Get and set skyplane configuration (" + config.Path(os.Getenv) + ")",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "set KEY VALUE",
@@ -36,7 +37,7 @@ func newConfig(e *env) *cobra.Command {
 			if err := cfg.Set(args[0], args[1]); err != nil {
 				return usageErr(err)
 			}
-			if err := cfg.Save(config.Path()); err != nil {
+			if err := cfg.Save(config.Path(os.Getenv)); err != nil {
 				return err
 			}
 			v, _ := cfg.Get(args[0])
@@ -102,7 +103,7 @@ const cloudOnlyNote = "applies to cloud gateways (not in this build): no effect"
 // loadConfigFile reads the config file to edit or list it: the public
 // Config has no file of its own. A bad file is a usage error naming it.
 func loadConfigFile() (config.Config, error) {
-	cfg, err := config.Load(config.Path())
+	cfg, err := config.Load(config.Path(os.Getenv))
 	if err != nil {
 		return cfg, usageErr(err)
 	}

@@ -144,7 +144,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		return err
 	}
 	start := time.Now()
-	skyplane.PruneState(config.StateDir(), start)
+	skyplane.PruneState(config.StateDir(os.Getenv), start)
 	var res *skyplane.Result
 	defer func() {
 		rec := usage.Record{Command: anonymousCommand(cmd), RuntimeS: time.Since(start).Seconds(), SrcRegion: schemeOf(src)}
@@ -161,7 +161,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 			// The class only: messages name paths and buckets.
 			rec.Error = exitKind(exitCode(err))
 		}
-		usage.Save(config.Config(cfg), rec)
+		usage.Save(config.Config(cfg), rec, os.Getenv)
 	}()
 	if force, _ := cmd.Flags().GetBool("force"); force {
 		f.confirm = true
@@ -204,7 +204,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		opts = append(opts, skyplane.WithChunkTimeout(d))
 	}
 	cfg.GatewayBinary = cmp.Or(cfg.GatewayBinary, os.Getenv("SKYPLANE_GATEWAY_BIN"))
-	opts = append(opts, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)))
+	opts = append(opts, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)), skyplane.WithStateDir(config.StateDir(os.Getenv)))
 	client := skyplane.NewClient(cfg, opts...)
 	// early classifies an error met before any gateway started.
 	early := func(err error) error {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skyplane-project/skyplane-go"
+	"github.com/skyplane-project/skyplane-go/internal/config"
 )
 
 func newDeprovision(e *env) *cobra.Command {
@@ -24,7 +25,7 @@ transfers kept open so they could resume.`,
 			if err != nil {
 				return err
 			}
-			res, err := skyplane.NewClient(cfg, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv))).Deprovision(cmd.Context(), skyplane.DeprovisionOptions{})
+			res, err := skyplane.NewClient(cfg, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)), skyplane.WithStateDir(config.StateDir(os.Getenv))).Deprovision(cmd.Context(), skyplane.DeprovisionOptions{})
 			if res.GatewaysFound == 0 {
 				fmt.Fprintln(e.stdout, "No gateways running.")
 			} else {

@@ -19,7 +19,7 @@ func newInit(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			path := config.Path()
+			path := config.Path(os.Getenv)
 			if err := cfg.Save(path); err != nil {
 				return err
 			}

@@ -157,7 +157,7 @@ connections, compressed, encrypted and checksummed.`,
 // loadConfig reads the config file through the public API, as a library
 // user would; a bad file is a usage error naming it.
 func loadConfig() (skyplane.Config, error) {
-	cfg, err := skyplane.LoadConfig()
+	cfg, err := skyplane.LoadConfig(config.Path(os.Getenv))
 	if err != nil {
 		return cfg, usageErr(err)
 	}

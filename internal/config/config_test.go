@@ -621,34 +621,34 @@ func TestPathAndStateDir(t *testing.T) {
 	t.Setenv("USERPROFILE", home)
 	t.Setenv("SKYPLANE_CONFIG", "")
 	t.Setenv("SKYPLANE_STATE_DIR", "")
-	if got, want := Path(), filepath.Join(home, ".skyplane", "config"); got != want {
-		t.Errorf("Path() = %q, want %q", got, want)
+	if got, want := Path(os.Getenv), filepath.Join(home, ".skyplane", "config"); got != want {
+		t.Errorf("Path(os.Getenv) = %q, want %q", got, want)
 	}
-	if got, want := StateDir(), filepath.Join(home, ".skyplane"); got != want {
-		t.Errorf("StateDir() = %q, want %q", got, want)
+	if got, want := StateDir(os.Getenv), filepath.Join(home, ".skyplane"); got != want {
+		t.Errorf("StateDir(os.Getenv) = %q, want %q", got, want)
 	}
 
 	cfg := filepath.Join(t.TempDir(), "elsewhere", "sky.conf")
 	t.Setenv("SKYPLANE_CONFIG", cfg)
-	if got := Path(); got != cfg {
-		t.Errorf("Path() with SKYPLANE_CONFIG = %q, want %q", got, cfg)
+	if got := Path(os.Getenv); got != cfg {
+		t.Errorf("Path(os.Getenv) with SKYPLANE_CONFIG = %q, want %q", got, cfg)
 	}
-	if got, want := StateDir(), filepath.Dir(cfg); got != want {
-		t.Errorf("StateDir() follows config: %q, want %q", got, want)
+	if got, want := StateDir(os.Getenv), filepath.Dir(cfg); got != want {
+		t.Errorf("StateDir(os.Getenv) follows config: %q, want %q", got, want)
 	}
 
 	state := t.TempDir()
 	t.Setenv("SKYPLANE_STATE_DIR", state)
-	if got := StateDir(); got != state {
-		t.Errorf("StateDir() with SKYPLANE_STATE_DIR = %q, want %q", got, state)
+	if got := StateDir(os.Getenv); got != state {
+		t.Errorf("StateDir(os.Getenv) with SKYPLANE_STATE_DIR = %q, want %q", got, state)
 	}
-	if got := Path(); got != cfg {
-		t.Errorf("SKYPLANE_STATE_DIR changed Path() to %q", got)
+	if got := Path(os.Getenv); got != cfg {
+		t.Errorf("SKYPLANE_STATE_DIR changed Path(os.Getenv) to %q", got)
 	}
 
 	t.Setenv("SKYPLANE_CONFIG", "~/custom/config")
-	if got, want := Path(), filepath.Join(home, "custom", "config"); got != want {
-		t.Errorf("Path() with ~ = %q, want %q", got, want)
+	if got, want := Path(os.Getenv), filepath.Join(home, "custom", "config"); got != want {
+		t.Errorf("Path(os.Getenv) with ~ = %q, want %q", got, want)
 	}
 }
 
@@ -677,7 +677,7 @@ func TestUsageStatsEnabled(t *testing.T) {
 			t.Setenv("SKYPLANE_USAGE_STATS_ENABLED", tt.env)
 			c := Default()
 			c.UsageStats = tt.config
-			if got := UsageStatsEnabled(c); got != tt.want {
+			if got := UsageStatsEnabled(c, os.Getenv); got != tt.want {
 				t.Errorf("UsageStatsEnabled(env=%q, config=%v) = %v, want %v", tt.env, tt.config, got, tt.want)
 			}
 		})

@@ -37,6 +37,9 @@ type Options struct {
 	Test control.TestHooks
 	// JournalDir holds resume journals (default <state dir>/journals).
 	JournalDir string
+	// StateDir is the state directory the defaults above live in (empty:
+	// ~/.skyplane; a command maps SKYPLANE_STATE_DIR into it).
+	StateDir string
 	// ChunkTimeout resends a chunk whose attempt has not landed by then
 	// (0: DefaultChunkTimeout).
 	ChunkTimeout time.Duration
@@ -81,11 +84,14 @@ func New(plan *planner.Plan, opts Options) (*Dataplane, error) {
 		opts.Log = slog.Default()
 	}
 	id := randomHex(6)
+	if opts.StateDir == "" {
+		opts.StateDir = config.StateDir(config.NoEnv)
+	}
 	if opts.Dir == "" {
-		opts.Dir = filepath.Join(config.StateDir(), "dataplanes", id)
+		opts.Dir = filepath.Join(opts.StateDir, "dataplanes", id)
 	}
 	if opts.JournalDir == "" {
-		opts.JournalDir = JournalDir(config.StateDir())
+		opts.JournalDir = JournalDir(opts.StateDir)
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {

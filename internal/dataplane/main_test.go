@@ -11,7 +11,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	os.Setenv("SKYPLANE_STATE_DIR", dir)
+	// The library reads no environment: its default state directory is
+	// ~/.skyplane, so HOME points here.
+	os.Setenv("HOME", dir)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -47,16 +47,18 @@ type Record struct {
 
 // Save writes r as <state dir>/usage/<session>.json when statistics are on,
 // and POSTs it to the configured endpoint if there is one. It returns the
-// file written ("" when off or on failure).
-func Save(cfg config.Config, r Record) string {
-	if !config.UsageStatsEnabled(cfg) {
+// file written ("" when off or on failure). getenv (the command's
+// os.Getenv) can turn statistics off and names the state directory.
+func Save(cfg config.Config, r Record, getenv func(string) string) string {
+	if !config.UsageStatsEnabled(cfg, getenv) {
 		return ""
 	}
-	dir := filepath.Join(config.StateDir(), "usage")
+	state := config.StateDir(getenv)
+	dir := filepath.Join(state, "usage")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ""
 	}
-	r.ClientID = clientID()
+	r.ClientID = clientID(state)
 	r.SessionID = randomHex(8)
 	r.OS, r.Arch, r.GoVersion, r.Version = runtime.GOOS, runtime.GOARCH, runtime.Version(), Version
 	if r.Time.IsZero() {
@@ -91,8 +93,8 @@ func post(url string, body []byte) {
 
 // clientID is a random id kept in the state directory: anonymous, stable
 // across sessions of one user.
-func clientID() string {
-	path := filepath.Join(config.StateDir(), "client_id")
+func clientID(state string) string {
+	path := filepath.Join(state, "client_id")
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) == 32 {
 		return strings.TrimSpace(string(b))
 	}

@@ -40,7 +40,7 @@ func TestSave(t *testing.T) {
 			t.Setenv("SKYPLANE_USAGE_STATS_ENABLED", tt.env)
 			cfg := config.Default()
 			tt.cfg(&cfg)
-			path := Save(cfg, Record{Command: []string{"cp", "-r"}, RuntimeS: 1.5, Error: "boom"})
+			path := Save(cfg, Record{Command: []string{"cp", "-r"}, RuntimeS: 1.5, Error: "boom"}, os.Getenv)
 			if (path != "") != tt.wantFile {
 				t.Fatalf("path = %q, want a file: %v", path, tt.wantFile)
 			}
@@ -62,7 +62,7 @@ func TestSave(t *testing.T) {
 					t.Errorf("mode %v", fi.Mode())
 				}
 				// The client id is stable across sessions.
-				path2 := Save(cfg, Record{})
+				path2 := Save(cfg, Record{}, os.Getenv)
 				var r2 Record
 				b2, _ := os.ReadFile(path2)
 				_ = json.Unmarshal(b2, &r2)
