@@ -90,7 +90,7 @@ func TestFilterUsageErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"cp", "-y", "--include", "*", filepath.Join(src, "a"), s.path("x")}, "use them with cp -r or sync"},
-		{[]string{"cp", "-r", "-y", "--exclude", "[", src, s.path("x")}, `--exclude "["`},
+		{[]string{"cp", "-r", "-y", "--exclude", "[", src, s.path("x")}, `exclude pattern "["`},
 		{[]string{"sync", "--files-from", "-", src, s.path("x")}, "pass -y"},
 		{[]string{"sync", "-y", "--files-from", s.path("missing"), src, s.path("x")}, "--files-from"},
 	} {

@@ -54,7 +54,7 @@ func TestFilterMatch(t *testing.T) {
 }
 
 func TestFilterBadPattern(t *testing.T) {
-	if _, err := NewFilter([]string{"a/[b"}, nil, nil); err == nil || !strings.Contains(err.Error(), `--include "a/[b"`) {
-		t.Errorf("bad pattern: err = %v, want one naming --include and the pattern", err)
+	if _, err := NewFilter([]string{"a/[b"}, nil, nil); err == nil || !strings.Contains(err.Error(), `include pattern "a/[b"`) {
+		t.Errorf("bad pattern: err = %v, want one naming the include pattern", err)
 	}
 }
