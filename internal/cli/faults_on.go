@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go"
+	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/faults"
 )
@@ -53,6 +54,7 @@ const (
 //	SKYPLANE_TEST_CORRUPT_FRAMES  frames each gateway corrupts on the wire
 //	SKYPLANE_TEST_FRAME_DELAY_MS  delay before each frame a gateway sends
 func faultOptions() ([]skyplane.Option, error) {
+	local.LabNetns = os.Getenv(local.EnvTestNetns)
 	var corrupt, delayMS int
 	if v := os.Getenv("SKYPLANE_TEST_CORRUPT_FRAMES"); v != "" {
 		fmt.Sscan(v, &corrupt)

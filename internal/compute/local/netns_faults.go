@@ -26,8 +26,12 @@ import (
 // signal).
 const EnvTestNetns = "SKYPLANE_TEST_NETNS"
 
-// labNamespaces are the namespaces SKYPLANE_TEST_NETNS names.
-func labNamespaces() ([]netns, error) { return parseNetns(os.Getenv(EnvTestNetns)) }
+// LabNetns is the value of SKYPLANE_TEST_NETNS, set by the tagged CLI
+// (the package reads no environment itself).
+var LabNetns string
+
+// labNamespaces are the namespaces LabNetns names.
+func labNamespaces() ([]netns, error) { return parseNetns(LabNetns) }
 
 // parseNetns parses SKYPLANE_TEST_NETNS ("name=ip,name=ip"); empty means
 // no namespaces.

@@ -103,7 +103,7 @@ func TestParseNetns(t *testing.T) {
 }
 
 func TestProvisionBadNetnsEnv(t *testing.T) {
-	t.Setenv(EnvTestNetns, "skylab-g1:10.0.0.1")
+	setLabNetns(t, "skylab-g1:10.0.0.1")
 	dir := t.TempDir()
 	_, err := New("/bin/false").Provision(context.Background(), []compute.Spec{{ID: "a"}}, compute.Shared{Secret: "s", Key: make([]byte, 32), Dir: dir})
 	if err == nil || !strings.Contains(err.Error(), EnvTestNetns) {
@@ -129,7 +129,7 @@ func TestNetnsRoundRobin(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", fake+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Setenv(EnvTestNetns, "nsa=127.0.0.2,nsb=127.0.0.3")
+	setLabNetns(t, "nsa=127.0.0.2,nsb=127.0.0.3")
 
 	dir := t.TempDir()
 	p := New(bin)
@@ -252,7 +252,7 @@ func TestNetnsGateway(t *testing.T) {
 
 	t.Run("provision", func(t *testing.T) {
 		bin := buildSkyplane(t)
-		t.Setenv(EnvTestNetns, name+"="+nsIP)
+		setLabNetns(t, name+"="+nsIP)
 		dir := t.TempDir()
 		p := New(bin)
 		defer p.Deprovision(context.Background())
@@ -386,4 +386,11 @@ func cmdline(pid int) string {
 func alive(pid int) bool {
 	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	return err == nil && !strings.Contains(string(st), ") Z ")
+}
+
+// setLabNetns sets the hook for one test, as the tagged CLI would.
+func setLabNetns(t *testing.T, v string) {
+	old := LabNetns
+	LabNetns = v
+	t.Cleanup(func() { LabNetns = old })
 }
