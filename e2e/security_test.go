@@ -59,7 +59,7 @@ func TestGatewayAuthenticatesEveryFrame(t *testing.T) {
 				t.Fatal(err)
 			}
 			frame := func(id byte, dstKey string, data []byte) *wire.Frame {
-				req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: "src", Length: int64(len(data)),
+				req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: "src", Length: int64(len(data)), Run: "run",
 					Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: dstKey}}}
 				meta, _ := json.Marshal(map[string]any{"target": "local:dst", "req": req})
 				return &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: md5.Sum(data)}

@@ -68,4 +68,8 @@ type Request struct {
 	PartNumber int    `json:"part,omitempty"` // 0: the whole object, no multipart
 	Dests      []Dest `json:"dests"`
 	Attempt    int    `json:"attempt,omitempty"`
+	// Run is the run (control.JobRegistration.Run) the chunk belongs to:
+	// gateways read and write it only while that run is live, and only
+	// where that run's scopes say.
+	Run string `json:"run"`
 }

@@ -73,6 +73,25 @@ type Dataplane struct {
 	// hopOwner maps a data address in a route (as rewritten by RouteHook)
 	// to the gateway behind it.
 	hopOwner map[string]string
+	// cursors is, per gateway, the next status-log event to read. Runs of
+	// one dataplane share it: a gateway forgets the events a run read, so
+	// the next run must ask from there, not from zero.
+	cursors map[string]int64
+}
+
+func (d *Dataplane) cursor(gw string) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cursors[gw]
+}
+
+func (d *Dataplane) setCursor(gw string, next int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cursors == nil {
+		d.cursors = map[string]int64{}
+	}
+	d.cursors[gw] = max(d.cursors[gw], next)
 }
 
 // New prepares a dataplane for plan; nothing runs until Provision.

@@ -11,7 +11,8 @@ import (
 
 // track long-polls one gateway's chunk status log.
 func (r *run) track(c *control.Client) {
-	var since int64
+	since := r.d.cursor(c.ID)
+	defer func() { r.d.setCursor(c.ID, since) }()
 	failures := 0
 	for r.ctx.Err() == nil {
 		evs, err := c.Events(r.ctx, since, pollWait)

@@ -117,7 +117,9 @@ type jobStores struct {
 func (js jobStores) resuming() bool { return js.journal.resumed && !js.job.NoResume }
 
 type run struct {
-	d      *Dataplane
+	d *Dataplane
+	// id names the run to the gateways (registerRun); every chunk carries it.
+	id     string
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	params chunk.Params
@@ -184,11 +186,10 @@ func (d *Dataplane) Run(ctx context.Context, jobs []*Resolved, onProgress func(P
 		return nil, err
 	}
 	r.limitParts(stores)
-	runID, err := r.registerRun(stores)
-	if err != nil {
+	if r.id, err = r.registerRun(stores); err != nil {
 		return nil, err
 	}
-	defer r.endRun(ctx, runID)
+	defer r.endRun(ctx, r.id)
 	for i := range stores {
 		if stores[i].journal, err = openJournal(d.opts.JournalDir, stores[i].job, d.log); err != nil {
 			for _, js := range stores[:i] {

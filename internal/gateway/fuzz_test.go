@@ -83,7 +83,7 @@ func fuzzSeeds(tb testing.TB, srcFile string) [][]byte {
 	srcKey := strings.TrimPrefix(filepath.ToSlash(srcFile), "/")
 	dest := chunk.Dest{Group: fuzzRegion, Bucket: chunk.Bucket{URL: "file:///"}, Key: "tmp/fuzz-never-written"}
 	req := func(off, n int64, dests ...chunk.Dest) chunk.Request {
-		return chunk.Request{ID: chunk.NewID(), Src: src, SrcKey: srcKey, Offset: off, Length: n, Dests: dests}
+		return chunk.Request{ID: chunk.NewID(), Src: src, SrcKey: srcKey, Offset: off, Length: n, Dests: dests, Run: "fuzz"}
 	}
 	valid := mustJSON(tb, control.ChunkBatch{Requests: []chunk.Request{req(0, 10, dest), req(10, 0, dest), req(5, 5, dest, dest)}})
 	seeds := [][]byte{

@@ -117,11 +117,11 @@ func TestSourceToDestination(t *testing.T) {
 		}
 		dstKey := strings.TrimPrefix(filepath.Join(out, string(rune('a'+i))), "/")
 		want[dstKey] = []byte(content)
-		reqs = append(reqs, chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(name, "/"), Length: int64(len(content)),
+		reqs = append(reqs, chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(name, "/"), Length: int64(len(content)), Run: "run-1",
 			Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: dstKey}}})
 	}
 	// A request for a missing object fails without retry.
-	missing := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(in, "/") + "/missing", Length: 3,
+	missing := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(in, "/") + "/missing", Length: 3, Run: "run-1",
 		Dests: []chunk.Dest{{Group: "local:dst", Bucket: ref, Key: strings.TrimPrefix(out, "/") + "/x"}}}
 	reqs = append(reqs, missing)
 	if n, err := srcC.PostChunks(ctx, reqs); err != nil || n != len(reqs) {
@@ -315,7 +315,7 @@ func TestTLSBetweenGateways(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := chunk.Bucket{URL: "file:///"}
-	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 8,
+	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 8, Run: "run-1",
 		Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: strings.TrimPrefix(filepath.Join(out, "f"), "/")}}}
 	if n, err := srcC.PostChunks(ctx, []chunk.Request{req}); err != nil || n != 1 {
 		t.Fatalf("post: %d, %v", n, err)
@@ -369,5 +369,23 @@ func TestTLSBetweenGateways(t *testing.T) {
 			t.Fatalf("refusals not recorded: %v", errs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestStatusLogFromBeforeBase: a reader asking from before what earlier
+// readers acknowledged (a new run on a reused dataplane starting at zero)
+// gets the log from its first event, not nothing forever.
+func TestStatusLogFromBeforeBase(t *testing.T) {
+	l := newStatusLog()
+	for range 3 {
+		l.add(control.Event{State: control.StateSent})
+	}
+	if got := l.since(context.Background(), 2, 0); len(got) != 1 || got[0].Seq != 2 {
+		t.Fatalf("since(2) = %+v", got)
+	}
+	l.add(control.Event{State: control.StateComplete})
+	got := l.since(context.Background(), 0, time.Second)
+	if len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 3 {
+		t.Fatalf("since(0) after the log moved on = %+v; want events 2 and 3", got)
 	}
 }

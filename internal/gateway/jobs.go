@@ -47,24 +47,32 @@ func (r *registry) end(run string) {
 	}
 }
 
-// allows reports whether a live run may write d.
-func (r *registry) allows(d chunk.Dest) bool {
+// live reports whether run is registered and not ended.
+func (r *registry) live(run string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, scopes := range r.runs {
-		for _, s := range scopes {
-			if s.Allows(d) {
-				return true
-			}
+	_, ok := r.runs[run]
+	return ok
+}
+
+// allows reports whether run is live and may write d. A frame is judged by
+// its own run's scopes only: a late frame of an ended run must not write
+// under a later run that happens to cover the same keys.
+func (r *registry) allows(run string, d chunk.Dest) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.runs[run] {
+		if s.Allows(d) {
+			return true
 		}
 	}
 	return false
 }
 
-// anyAllowed: some destination of req is still wanted.
+// anyAllowed: some destination of req is still wanted by its run.
 func (r *registry) anyAllowed(req chunk.Request) bool {
 	for _, d := range req.Dests {
-		if r.allows(d) {
+		if r.allows(req.Run, d) {
 			return true
 		}
 	}

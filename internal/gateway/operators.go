@@ -349,7 +349,13 @@ func (g *Gateway) receive(conn net.Conn) {
 func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 	if g.sinks[meta.Target] {
 		dest, ok := meta.dest()
-		if !ok || !g.jobs.allows(dest) {
+		if ok && !g.jobs.live(meta.Req.Run) {
+			// Its run ended while the frame was on its way.
+			f.Release()
+			g.stats.framesStale.Add(1)
+			return true
+		}
+		if !ok || !g.jobs.allows(meta.Req.Run, dest) {
 			f.Release()
 			g.refuseOutside(f.ChunkID, meta, dest)
 			return true
@@ -395,7 +401,7 @@ func (g *Gateway) writer() {
 		size := int64(len(in.data))
 		// The run may have ended, or a newer attempt arrived, while this
 		// one waited: then it neither writes nor completes.
-		if !g.jobs.allows(in.dest) || !g.jobs.current(in.req.ID, in.req.Attempt) {
+		if !g.jobs.allows(in.req.Run, in.dest) || !g.jobs.current(in.req.ID, in.req.Attempt) {
 			in.release()
 			g.stats.framesStale.Add(1)
 			continue

@@ -17,10 +17,14 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/wire"
 )
 
-// secFrame is a frame for one chunk attempt writing key.
+// secFrame is a frame for one chunk attempt of run-1 writing key.
 func secFrame(id chunk.ID, attempt int, key string, data []byte) *wire.Frame {
+	return runFrame("run-1", id, attempt, key, data)
+}
+
+func runFrame(run string, id chunk.ID, attempt int, key string, data []byte) *wire.Frame {
 	ref := chunk.Bucket{URL: "file:///"}
-	req := chunk.Request{ID: id, Src: ref, SrcKey: "src", Length: int64(len(data)), Attempt: attempt,
+	req := chunk.Request{ID: id, Src: ref, SrcKey: "src", Length: int64(len(data)), Attempt: attempt, Run: run,
 		Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: key}}}
 	meta, _ := json.Marshal(frameMeta{Target: "dst", Req: req})
 	return &wire.Frame{ChunkID: id, Meta: meta, Data: data, MD5: md5.Sum(data)}
@@ -138,16 +142,38 @@ func TestAttemptsAndRunEnd(t *testing.T) {
 		}
 	}
 
+	// A later run registers the same scope: a late frame of the ended run
+	// still does not write (it may carry an older version of the source),
+	// and the new run writes only inside its own scope.
 	if err := c.EndRun(ctx, "run-1"); err != nil {
 		t.Fatal(err)
 	}
-	late := strings.TrimPrefix(filepath.Join(out, "late"), "/")
-	if _, err := s.Send(secFrame(chunk.NewID(), 0, late, []byte("after the run"))); err != nil {
+	j := control.JobRegistration{Run: "run-2", Scopes: []control.Scope{{Bucket: chunk.Bucket{URL: "file:///"}, Prefix: strings.TrimPrefix(out, "/") + "/"}}}
+	if err := c.RegisterJobs(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	waitStats(t, g, "frame of an ended run refused", func(s control.Stats) bool { return s.FramesOutsideJobs == 1 })
-	if _, err := os.Stat("/" + late); !os.IsNotExist(err) {
-		t.Fatalf("a frame of an ended run was written: %v", err)
+	late := strings.TrimPrefix(filepath.Join(out, "late"), "/")
+	elsewhere := strings.TrimPrefix(filepath.Join(t.TempDir(), "x"), "/")
+	fresh := strings.TrimPrefix(filepath.Join(out, "fresh"), "/")
+	for _, f := range []*wire.Frame{
+		secFrame(chunk.NewID(), 0, late, []byte("after the run")),
+		runFrame("run-2", chunk.NewID(), 0, elsewhere, []byte("outside run-2")),
+		runFrame("run-2", chunk.NewID(), 0, fresh, []byte("run two")),
+	} {
+		if _, err := s.Send(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStats(t, g, "late frame dropped, outside frame refused, run-2 written", func(s control.Stats) bool {
+		return s.FramesStale == 2 && s.FramesOutsideJobs == 1 && s.ChunksWritten == 2
+	})
+	for _, p := range []string{late, elsewhere} {
+		if _, err := os.Stat("/" + p); !os.IsNotExist(err) {
+			t.Fatalf("%s was written: %v", p, err)
+		}
+	}
+	if b, err := os.ReadFile("/" + fresh); err != nil || string(b) != "run two" {
+		t.Fatalf("run-2's object: %q, %v", b, err)
 	}
 }
 
@@ -179,7 +205,7 @@ func TestSourceDropsRequestsOfEndedRuns(t *testing.T) {
 	}
 	ref := chunk.Bucket{URL: "file:///"}
 	req := func(dir string) chunk.Request {
-		return chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 4,
+		return chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"), Length: 4, Run: "run-1",
 			Dests: []chunk.Dest{{Group: "dst", Bucket: ref, Key: strings.TrimPrefix(filepath.Join(dir, "f"), "/")}}}
 	}
 	register(t, out, c)

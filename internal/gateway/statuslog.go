@@ -32,6 +32,8 @@ func (l *statusLog) add(e control.Event) {
 }
 
 // since returns events with Seq ≥ from, waiting up to wait for one to arrive.
+// A from older than the log's first event gets the log from there: what it
+// skips was acknowledged already, and waiting for it would wait forever.
 func (l *statusLog) since(ctx context.Context, from int64, wait time.Duration) []control.Event {
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
@@ -43,7 +45,7 @@ func (l *statusLog) since(ctx context.Context, from int64, wait time.Duration) [
 			l.base += drop
 		}
 		var out []control.Event
-		if off := from - l.base; off >= 0 && off < int64(len(l.events)) {
+		if off := max(from-l.base, 0); off < int64(len(l.events)) {
 			out = append(out, l.events[off:]...)
 		}
 		ch := l.notify

@@ -66,7 +66,7 @@ func TestChunkAcrossRegions(t *testing.T) {
 	}
 	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"),
-		Length: int64(len(content)), Dests: []chunk.Dest{{Group: "lab:r2", Bucket: ref, Key: strings.TrimPrefix(out, "/")}}}
+		Length: int64(len(content)), Run: "run-1", Dests: []chunk.Dest{{Group: "lab:r2", Bucket: ref, Key: strings.TrimPrefix(out, "/")}}}
 	// Gateways read and write only for a registered job.
 	scope := control.Scope{Bucket: ref, Prefix: req.Dests[0].Key, Exact: true}
 	for _, c := range []*control.Client{srcC, dstC} {
