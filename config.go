@@ -79,6 +79,13 @@ type Config struct {
 	// GatewayBinary is the skyplane binary local gateways run; "" means
 	// the running executable (gateway_binary).
 	GatewayBinary string
+	// HostsFile is the hosts inventory (docs/hosts.md): a region listed
+	// there runs its gateways on those hosts over SSH; "" means none
+	// (hosts_file; the CLI also takes $SKYPLANE_HOSTS_FILE).
+	HostsFile string
+	// GatewaysPerHost caps the gateways one inventory host runs for a
+	// transfer (gateways_per_host).
+	GatewaysPerHost int
 	// UsageStatsEndpoint is where usage statistics are POSTed; "" means
 	// nowhere (usage_stats_endpoint).
 	UsageStatsEndpoint string

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
@@ -84,6 +83,8 @@ type Client struct {
 	stores objstore.Options
 	// stateDir holds dataplane folders and resume journals (WithStateDir).
 	stateDir string
+	// hosts reach Config.HostsFile's hosts (hosts.go).
+	hosts hostOptions
 }
 
 // Option adjusts a Client.
@@ -107,7 +108,7 @@ func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
 // (the embedded default: no cloud account needed).
 func NewClient(cfg Config, opts ...Option) *Client {
 	c := &Client{cfg: cfg, log: slog.Default(), stateDir: config.StateDir(config.NoEnv)}
-	c.provider = func() compute.Provider { return local.New(c.cfg.GatewayBinary) }
+	c.provider = c.gatewayProvider
 	for _, o := range opts {
 		o(c)
 	}
@@ -259,6 +260,9 @@ func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n in
 	}
 	plan, err := planner.Direct(src, dsts, n)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkHosts(plan); err != nil {
 		return nil, err
 	}
 	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout, StateDir: c.stateDir})

@@ -161,6 +161,9 @@ func loadConfig() (skyplane.Config, error) {
 	if err != nil {
 		return cfg, usageErr(err)
 	}
+	if f := os.Getenv(envHostsFile); f != "" {
+		cfg.HostsFile = f
+	}
 	return cfg, nil
 }
 

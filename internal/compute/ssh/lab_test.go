@@ -9,8 +9,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/skyplane-project/skyplane-go/internal/hostlab"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 	"github.com/skyplane-project/skyplane-go/internal/testbin"
 )
@@ -25,36 +25,7 @@ var repoRoot = func() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }()
 
-// hostlab runs scripts/hostlab.sh; WaitDelay bounds the wait for its
-// output should a process it leaves running hold the pipe.
-func hostlab(arg string) ([]byte, error) {
-	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "hostlab.sh"), arg)
-	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
-}
-
-func TestMain(m *testing.M) {
-	started := false
-	envFile := filepath.Join(repoRoot, ".tools", "hostlab.env")
-	if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-		if _, err := os.Stat(envFile); err != nil {
-			out, err := hostlab("start")
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "hostlab start: %v\n%s", err, out)
-				os.Exit(1)
-			}
-			started = true
-		}
-	}
-	code := m.Run()
-	if started {
-		if out, err := hostlab("stop"); err != nil {
-			fmt.Fprintf(os.Stderr, "hostlab stop: %v\n%s", err, out)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(hostlab.Main(m, os.Getenv)) }
 
 // labHost is one lab host as hostlab.env lists it.
 type labHost struct{ Name, NS, User, IP string }

@@ -97,6 +97,7 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	r.mu.Lock()
 	r.conn = conn
 	r.mu.Unlock()
+	r.p.progress(r.host, "connected to %s (host key verified)", r.host.SSHAddr())
 	uname, err := r.run("uname -sm")
 	if err != nil {
 		return compute.Instance{}, err
@@ -144,6 +145,7 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	if err != nil {
 		return compute.Instance{}, err
 	}
+	r.p.progress(r.host, "gateway %s (%s) running, pid %d, data %s", r.spec.ID, r.spec.Region, r.pid, ready.Data)
 	r.mu.Lock()
 	r.ctrl = ready.Control
 	r.mu.Unlock()
@@ -164,6 +166,7 @@ func (r *remote) upload(home string) (string, error) {
 		return "", fmt.Errorf("gateway binary: %w", err)
 	}
 	if st, err := r.sc.Stat(dst); err == nil && st.Size() == local.Size() && st.Mode()&0o100 != 0 {
+		r.p.progress(r.host, "binary %s already there", path.Base(dst))
 		return dst, nil
 	}
 	if err := r.sc.MkdirAll(binDir); err != nil {
@@ -195,6 +198,7 @@ func (r *remote) upload(home string) (string, error) {
 		_ = r.sc.Remove(tmp)
 		return "", fmt.Errorf("sftp: upload gateway binary to %s: %w", dst, err)
 	}
+	r.p.progress(r.host, "binary %s uploaded (%d MiB)", path.Base(dst), local.Size()>>20)
 	return dst, nil
 }
 
@@ -233,7 +237,9 @@ func (r *remote) writeFiles(dir string) (string, error) {
 		ID: r.spec.ID, Region: r.spec.Region, Secret: r.boot.Secret, Key: r.boot.Key,
 		TLSCert: r.boot.TLSCert, TLSKey: r.boot.TLSKey,
 		ControlAddr: "127.0.0.1:0", DataAddr: data,
-		StatsFile: path.Join(dir, "stats.json"),
+		StatsFile:      path.Join(dir, "stats.json"),
+		IdleShutdownMS: r.p.opt.IdleShutdown.Milliseconds(),
+		Stores:         r.p.opt.Stores,
 	})
 	if err != nil {
 		return "", err

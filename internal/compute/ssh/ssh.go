@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
@@ -43,7 +44,8 @@ type Options struct {
 	// refused).
 	Binary string
 	// ClientID and DataplaneID name the gateways' marker files and remote
-	// directories, so a later sweep can find what this client started.
+	// directories, so a later sweep can find what this client started
+	// (an empty DataplaneID takes compute.Shared.DataplaneID).
 	ClientID, DataplaneID string
 	// AgentSocket is the ssh-agent socket for hosts with agent: true.
 	AgentSocket string
@@ -55,7 +57,19 @@ type Options struct {
 	DialTimeout time.Duration
 	// ReadyTimeout bounds how long a gateway may take to listen (default 30 s).
 	ReadyTimeout time.Duration
-	Log          *slog.Logger
+	// PerHost caps the gateways one host runs (0: no cap but its
+	// data_ports range).
+	PerHost int
+	// IdleShutdown ends a gateway whose control API heard nothing
+	// authenticated for this long (autoshutdown_minutes; 0: never).
+	IdleShutdown time.Duration
+	// Stores are the store credentials the gateways need; they reach each
+	// host only inside the boot file (0600, deleted once read).
+	Stores *control.StoreCredentials
+	// Progress, when set, hears each step on each host (connected,
+	// uploaded, started…), from several goroutines at once.
+	Progress func(host, step string)
+	Log      *slog.Logger
 }
 
 // Provider runs gateways on inventory hosts.
@@ -92,6 +106,12 @@ func New(inv *hosts.Inventory, opt Options) *Provider {
 
 func (p *Provider) Name() string { return "ssh" }
 
+func (p *Provider) progress(h hosts.Host, format string, args ...any) {
+	if p.opt.Progress != nil {
+		p.opt.Progress(h.Name, fmt.Sprintf(format, args...))
+	}
+}
+
 // HostError names the host a step failed on.
 type HostError struct {
 	Host    string // inventory name
@@ -121,6 +141,10 @@ func (p *Provider) place(specs []compute.Spec) ([]hosts.Host, []int, error) {
 		next[s.Region]++
 		k := perHost[h.Name]
 		perHost[h.Name]++
+		if p.opt.PerHost > 0 && k >= p.opt.PerHost {
+			return nil, nil, fmt.Errorf("region %q: %d gateways do not fit its %d host(s) × %d per host (gateways_per_host) in %s: ask for fewer gateways (-n) or list more hosts",
+				s.Region, countRegion(specs, s.Region), len(hs), p.opt.PerHost, p.inv.Path)
+		}
 		if !h.DataPorts.IsZero() {
 			if h.DataPorts.Lo+k > h.DataPorts.Hi {
 				return nil, nil, fmt.Errorf("host %s: %d gateways do not fit its data_ports %d-%d", h.Name, k+1, h.DataPorts.Lo, h.DataPorts.Hi)
@@ -130,6 +154,23 @@ func (p *Provider) place(specs []compute.Spec) ([]hosts.Host, []int, error) {
 		out[i] = h
 	}
 	return out, ports, nil
+}
+
+// Fits reports whether specs can be placed on the inventory's hosts: each
+// region listed, within gateways per host and each host's data ports.
+func (p *Provider) Fits(specs []compute.Spec) error {
+	_, _, err := p.place(specs)
+	return err
+}
+
+func countRegion(specs []compute.Spec, region string) int {
+	n := 0
+	for _, s := range specs {
+		if s.Region == region {
+			n++
+		}
+	}
+	return n
 }
 
 // binaryHash is the hex SHA-256 of the local binary, computed once.
@@ -157,6 +198,9 @@ func (p *Provider) binaryHash() (string, error) {
 func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot compute.Shared) ([]compute.Instance, error) {
 	if p.opt.Binary == "" {
 		return nil, errors.New("ssh provider: no gateway binary (Options.Binary)")
+	}
+	if p.opt.DataplaneID == "" {
+		p.opt.DataplaneID = boot.DataplaneID
 	}
 	if p.opt.DataplaneID == "" {
 		return nil, errors.New("ssh provider: no dataplane id (Options.DataplaneID)")
