@@ -29,8 +29,9 @@ type Config struct {
 	NumConnections int
 	// MaxInstances is the gateways per region (max_instances).
 	MaxInstances int
-	// AutoshutdownMinutes: an idle gateway VM shuts itself down after this
-	// long, 0 never (autoshutdown_minutes; cloud gateways).
+	// AutoshutdownMinutes: a gateway on an inventory host (or a VM) whose
+	// client has been silent this long shuts itself down, 0 never
+	// (autoshutdown_minutes).
 	AutoshutdownMinutes int
 	// MultipartEnabled splits large objects into parts sent in parallel
 	// (multipart_enabled).

@@ -137,3 +137,17 @@ func hostGateways(ms []ssh.Marker) []HostGateway {
 	}
 	return out
 }
+
+// hostNames are the hosts n gateways of region run on (round-robin in
+// inventory order, as the SSH provider places them), each named once.
+func hostNames(inv *hosts.Inventory, region string, n int) []string {
+	if inv == nil {
+		return nil
+	}
+	hs := inv.Hosts(region)
+	var out []string
+	for i := 0; i < n && i < len(hs); i++ {
+		out = append(out, hs[i].Name)
+	}
+	return out
+}

@@ -294,6 +294,9 @@ type PlanGroup struct {
 	Region   string // "<cloud>:<region>", or local:src / local:dst
 	Role     string // source, destination, relay
 	Gateways int
+	// Hosts are the inventory hosts (Config.HostsFile) the group's
+	// gateways run on over SSH; none: local processes.
+	Hosts []string
 }
 
 // PlanOptions tune Plan.
@@ -314,9 +317,13 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	if err != nil {
 		return nil, err
 	}
+	inv, err := c.inventory()
+	if err != nil {
+		return nil, err
+	}
 	var out []PlanGroup
 	for _, g := range dp.Plan().Groups {
-		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways})
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Hosts: hostNames(inv, g.Region, g.Gateways)})
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/skyplane-project/skyplane-go"
 )
@@ -28,4 +29,32 @@ func (p *printer) hostStep(host, step string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.e.stdout, "  host %s: %s\n", host, step)
+}
+
+// planProvider says where a plan's gateways run: "local", "ssh" (every
+// group on inventory hosts) or "ssh+local".
+func planProvider(groups []skyplane.PlanGroup) string {
+	ssh, local := false, false
+	for _, g := range groups {
+		if len(g.Hosts) > 0 {
+			ssh = true
+		} else {
+			local = true
+		}
+	}
+	switch {
+	case ssh && local:
+		return "ssh+local"
+	case ssh:
+		return "ssh"
+	}
+	return "local"
+}
+
+// onHosts names a group's inventory hosts for the plan display.
+func onHosts(g skyplane.PlanGroup) string {
+	if len(g.Hosts) == 0 {
+		return ""
+	}
+	return " on " + strings.Join(g.Hosts, ", ")
 }

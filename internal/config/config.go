@@ -203,7 +203,7 @@ var defs = []keyDef{
 		i: func(c *Config) *int { return &c.NumConnections }, min: 1, max: 1024},
 	{name: "max_instances", help: "maximum gateway VMs per region",
 		i: func(c *Config) *int { return &c.MaxInstances }, min: 1, max: 64},
-	{name: "autoshutdown_minutes", help: "minutes after which an idle gateway VM shuts itself down (0 = never)",
+	{name: "autoshutdown_minutes", help: "minutes of client silence after which a remote gateway (inventory host, VM) shuts itself down (0 = never)",
 		i: func(c *Config) *int { return &c.AutoshutdownMinutes }, min: 0, max: 10080},
 	{name: "multipart_enabled", help: "split large objects into parts sent in parallel",
 		b: func(c *Config) *bool { return &c.MultipartEnabled }},
