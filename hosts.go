@@ -60,7 +60,8 @@ func (c *Client) sshOptions(stateDir string) ssh.Options {
 		idle = time.Duration(c.cfg.AutoshutdownMinutes) * time.Minute
 	}
 	return ssh.Options{
-		Binary: bin, ClientID: usage.ClientID(stateDir), AgentSocket: c.hosts.agent,
+		Binary: bin, BinaryFor: newCrossBuilder(bin, stateDir).binaryFor,
+		ClientID: usage.ClientID(stateDir), AgentSocket: c.hosts.agent,
 		PerHost: c.cfg.GatewaysPerHost, IdleShutdown: idle,
 		Stores: control.CredentialsOf(c.stores), Progress: c.hosts.progress, Log: c.log,
 	}

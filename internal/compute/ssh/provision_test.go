@@ -127,7 +127,7 @@ func TestProvisionOverSSH(t *testing.T) {
 	if n := p.keepalives.Load(); n < 4 {
 		t.Errorf("%d keep-alive calls went through the tunnels, want several", n)
 	}
-	binPath := filepath.Join(l.Hosts["r1-h1"].Home(l), ".skyplane", "bin", "skyplane-"+p.hash[:16])
+	binPath := filepath.Join(l.Hosts["r1-h1"].Home(l), ".skyplane", "bin", "skyplane-"+p.hashes[bin][:16])
 	st1, err := os.Stat(binPath)
 	if err != nil {
 		t.Fatalf("binary not under its content name: %v", err)

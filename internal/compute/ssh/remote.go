@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,8 +101,9 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	if err != nil {
 		return compute.Instance{}, err
 	}
-	if got, want := platform(uname), runtime.GOOS+"/"+runtime.GOARCH; got != want {
-		return compute.Instance{}, fmt.Errorf("host is %s, the client's binary is %s: gateways for other platforms are not built yet", got, want)
+	localBin, err := r.p.binaryFor(ctx, platform(uname))
+	if err != nil {
+		return compute.Instance{}, err
 	}
 	sc, err := sftp.NewClient(conn)
 	if err != nil {
@@ -116,7 +116,7 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	if err != nil {
 		return compute.Instance{}, fmt.Errorf("sftp: home directory: %w", err)
 	}
-	bin, err := r.upload(home)
+	bin, err := r.upload(home, localBin)
 	if err != nil {
 		return compute.Instance{}, err
 	}
@@ -156,12 +156,15 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	return compute.Instance{ID: r.spec.ID, Region: r.spec.Region, Control: ctrl, Data: ready.Data}, nil
 }
 
-// upload puts the binary under its content name unless the host has it.
-func (r *remote) upload(home string) (string, error) {
-	sum, _ := r.p.binaryHash()
+// upload puts a local binary under its content name unless the host has it.
+func (r *remote) upload(home, localBin string) (string, error) {
+	sum, err := r.p.binaryHash(localBin)
+	if err != nil {
+		return "", err
+	}
 	binDir := path.Join(home, ".skyplane", "bin")
 	dst := path.Join(binDir, "skyplane-"+sum[:16])
-	local, err := os.Stat(r.p.opt.Binary)
+	local, err := os.Stat(localBin)
 	if err != nil {
 		return "", fmt.Errorf("gateway binary: %w", err)
 	}
@@ -175,7 +178,7 @@ func (r *remote) upload(home string) (string, error) {
 	// A temporary name, renamed when complete: a concurrent upload or an
 	// interrupted one never leaves a truncated binary under the final name.
 	tmp := fmt.Sprintf("%s.tmp-%s-%s", dst, r.p.opt.DataplaneID, r.spec.ID)
-	src, err := os.Open(r.p.opt.Binary)
+	src, err := os.Open(localBin)
 	if err != nil {
 		return "", fmt.Errorf("gateway binary: %w", err)
 	}

@@ -27,6 +27,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,10 +41,13 @@ import (
 // Options configure a Provider. Library code reads no environment: the
 // caller maps SSH_AUTH_SOCK and the config keys onto these fields.
 type Options struct {
-	// Binary is the local skyplane executable to run remotely; it must be
-	// built for the client's GOOS/GOARCH (hosts of another platform are
-	// refused).
-	Binary string
+	// Binary is the local skyplane executable to run remotely, built for
+	// Platform (default: this process's GOOS/GOARCH).
+	Binary, Platform string
+	// BinaryFor returns a binary for a host of another platform
+	// ("linux/arm64"), e.g. cross-built from the client's source; nil:
+	// such hosts are refused with the fix.
+	BinaryFor func(ctx context.Context, platform string) (string, error)
 	// ClientID and DataplaneID name the gateways' marker files and remote
 	// directories, so a later sweep can find what this client started
 	// (an empty DataplaneID takes compute.Shared.DataplaneID).
@@ -77,9 +82,8 @@ type Provider struct {
 	inv *hosts.Inventory
 	opt Options
 
-	hashOnce sync.Once
-	hash     string
-	hashErr  error
+	hashMu sync.Mutex
+	hashes map[string]string // local binary → its SHA-256
 
 	mu  sync.Mutex
 	gws []*remote
@@ -101,7 +105,10 @@ func New(inv *hosts.Inventory, opt Options) *Provider {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	return &Provider{inv: inv, opt: opt}
+	if opt.Platform == "" {
+		opt.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	return &Provider{inv: inv, opt: opt, hashes: map[string]string{}}
 }
 
 func (p *Provider) Name() string { return "ssh" }
@@ -173,24 +180,45 @@ func countRegion(specs []compute.Spec, region string) int {
 	return n
 }
 
-// binaryHash is the hex SHA-256 of the local binary, computed once.
-func (p *Provider) binaryHash() (string, error) {
-	p.hashOnce.Do(func() {
-		f, err := os.Open(p.opt.Binary)
-		if err != nil {
-			p.hashErr = fmt.Errorf("gateway binary: %w", err)
-			return
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			p.hashErr = fmt.Errorf("gateway binary: %w", err)
-			return
-		}
-		p.hash = hex.EncodeToString(h.Sum(nil))
-	})
-	return p.hash, p.hashErr
+// binaryHash is the hex SHA-256 of a local binary, computed once per path.
+func (p *Provider) binaryHash(bin string) (string, error) {
+	p.hashMu.Lock()
+	defer p.hashMu.Unlock()
+	if h, ok := p.hashes[bin]; ok {
+		return h, nil
+	}
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", fmt.Errorf("gateway binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("gateway binary: %w", err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	p.hashes[bin] = sum
+	return sum, nil
 }
+
+// binaryFor is the local binary to run on a host of platform ("linux/arm64").
+func (p *Provider) binaryFor(ctx context.Context, platform string) (string, error) {
+	if platform == p.opt.Platform {
+		return p.opt.Binary, nil
+	}
+	if p.opt.BinaryFor == nil {
+		return "", fmt.Errorf("host is %s, the client's binary is %s, and no binary for %s is at hand: build one (GOOS=%s GOARCH=%s go build ./cmd/skyplane)",
+			platform, p.opt.Platform, platform, goos(platform), goarch(platform))
+	}
+	bin, err := p.opt.BinaryFor(ctx, platform)
+	if err != nil {
+		return "", fmt.Errorf("host is %s, the client's binary is %s: %w", platform, p.opt.Platform, err)
+	}
+	return bin, nil
+}
+
+func goos(platform string) string   { o, _, _ := strings.Cut(platform, "/"); return o }
+func goarch(platform string) string { _, a, _ := strings.Cut(platform, "/"); return a }
 
 // Provision starts one gateway per spec, all hosts in parallel. If any
 // fails, every gateway started (on any host) is torn down and the error
@@ -205,7 +233,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 	if p.opt.DataplaneID == "" {
 		return nil, errors.New("ssh provider: no dataplane id (Options.DataplaneID)")
 	}
-	if _, err := p.binaryHash(); err != nil {
+	if _, err := p.binaryHash(p.opt.Binary); err != nil {
 		return nil, err
 	}
 	placed, ports, err := p.place(specs)
