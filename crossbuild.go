@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +12,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute/ssh"
 )
 
 const modulePath = "github.com/skyplane-project/skyplane-go"
@@ -82,7 +81,7 @@ func (b *crossBuilder) binaryFor(ctx context.Context, platform string) (string, 
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	// Named by the client binary's content: a rebuilt client rebuilds it.
-	sum, err := fileHash(b.client)
+	sum, err := ssh.FileHash(b.client)
 	if err != nil {
 		return "", err
 	}
@@ -110,17 +109,4 @@ func (b *crossBuilder) binaryFor(ctx context.Context, platform string) (string, 
 		return "", err
 	}
 	return out, nil
-}
-
-func fileHash(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", fmt.Errorf("gateway binary: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("gateway binary: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

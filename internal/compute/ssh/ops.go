@@ -2,17 +2,13 @@ package ssh
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/pkg/sftp"
 
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
@@ -121,39 +117,12 @@ func List(ctx context.Context, inv *hosts.Inventory, opt Options) ([]Running, er
 }
 
 func (p *Provider) listHost(ctx context.Context, h hosts.Host) ([]Running, error) {
-	conn, err := dial(ctx, h, p.opt.AgentSocket, p.opt.DialTimeout)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	sc, err := sftp.NewClient(conn)
-	if err != nil {
-		return nil, fmt.Errorf("sftp: %w", err)
-	}
-	defer sc.Close()
-	home, err := sc.Getwd()
-	if err != nil {
-		return nil, fmt.Errorf("sftp: home directory: %w", err)
-	}
-	owners, err := sc.Glob(path.Join(home, ".skyplane", "gateways", "*", "*", "owner.json"))
-	if err != nil {
-		return nil, fmt.Errorf("sftp: list gateways: %w", err)
-	}
-	r := &remote{p: p, host: h, conn: conn, sc: sc}
 	var out []Running
-	for _, owner := range owners {
-		var g Running
-		b, err := r.readFile(owner)
-		if err != nil || json.Unmarshal(b, &g.Marker) != nil {
-			continue // a marker being written or removed right now
-		}
-		if b, err := r.readFile(path.Join(path.Dir(owner), "pid")); err == nil {
-			g.PID, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		}
-		g.Alive = g.PID > 0 && r.alive(g.PID)
-		out = append(out, g)
-	}
-	return out, nil
+	err := p.eachGateway(ctx, h, func(r *remote, _ string, mk Marker, pid int) error {
+		out = append(out, Running{Marker: mk, PID: pid, Alive: pid > 0 && r.alive(pid)})
+		return nil
+	})
+	return out, err
 }
 
 // Shell runs command on the named host (an interactive login shell when

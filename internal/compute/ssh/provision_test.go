@@ -111,11 +111,11 @@ func TestProvisionOverSSH(t *testing.T) {
 			t.Errorf("%s: data port from %s: %v", in.ID, other[h.Name].NS, err)
 		}
 		// The gateway deleted its boot file; the marker names the dataplane.
-		if _, err := os.Stat(filepath.Join(h.Home(l), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "boot.json")); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(l.Home(h), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "boot.json")); !os.IsNotExist(err) {
 			t.Errorf("%s: boot file still there: %v", in.ID, err)
 		}
 		var mk Marker
-		b, _ := os.ReadFile(filepath.Join(h.Home(l), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "owner.json"))
+		b, _ := os.ReadFile(filepath.Join(l.Home(h), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "owner.json"))
 		if err := json.Unmarshal(b, &mk); err != nil || mk.DataplaneID != p.opt.DataplaneID || mk.ClientID != "test-client" {
 			t.Errorf("%s: marker %q: %v", in.ID, b, err)
 		}
@@ -127,7 +127,7 @@ func TestProvisionOverSSH(t *testing.T) {
 	if n := p.keepalives.Load(); n < 4 {
 		t.Errorf("%d keep-alive calls went through the tunnels, want several", n)
 	}
-	binPath := filepath.Join(l.Hosts["r1-h1"].Home(l), ".skyplane", "bin", "skyplane-"+p.hashes[bin][:16])
+	binPath := filepath.Join(l.Home(l.Hosts["r1-h1"]), ".skyplane", "bin", "skyplane-"+p.hashes[bin][:16])
 	st1, err := os.Stat(binPath)
 	if err != nil {
 		t.Fatalf("binary not under its content name: %v", err)

@@ -187,6 +187,16 @@ func (p *Provider) binaryHash(bin string) (string, error) {
 	if h, ok := p.hashes[bin]; ok {
 		return h, nil
 	}
+	sum, err := FileHash(bin)
+	if err != nil {
+		return "", err
+	}
+	p.hashes[bin] = sum
+	return sum, nil
+}
+
+// FileHash is the hex SHA-256 of a gateway binary: what names it on hosts.
+func FileHash(bin string) (string, error) {
 	f, err := os.Open(bin)
 	if err != nil {
 		return "", fmt.Errorf("gateway binary: %w", err)
@@ -196,9 +206,7 @@ func (p *Provider) binaryHash(bin string) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("gateway binary: %w", err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	p.hashes[bin] = sum
-	return sum, nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // binaryFor is the local binary to run on a host of platform ("linux/arm64").

@@ -67,7 +67,7 @@ func TestSweepAfterClientDied(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(logs, "g.log")); err != nil {
 		t.Errorf("log not collected: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(h.Home(l), ".skyplane", "gateways", "dp-dead")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(l.Home(h), ".skyplane", "gateways", "dp-dead")); !os.IsNotExist(err) {
 		t.Errorf("dp-dead's directory left: %v", err)
 	}
 

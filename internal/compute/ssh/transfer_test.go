@@ -30,8 +30,8 @@ func TestChunkAcrossRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, dst := l.Hosts["r1-h1"], l.Hosts["r2-h1"]
-	in := filepath.Join(src.Home(l), "in")
-	out := filepath.Join(dst.Home(l), "out", "f")
+	in := filepath.Join(l.Home(src), "in")
+	out := filepath.Join(l.Home(dst), "out", "f")
 	if err := os.MkdirAll(in, 0o755); err != nil {
 		t.Fatal(err)
 	}
