@@ -72,14 +72,25 @@ func (c *Client) HostGateways(ctx context.Context) ([]RunningGateway, error) {
 	return out, err
 }
 
-// HostShell runs command on an inventory host (an interactive shell when
-// command is empty) over SSH, host key verified, with the given streams.
-func (c *Client) HostShell(ctx context.Context, host, command string, stdin io.Reader, stdout, stderr io.Writer) error {
+// ShellOptions connect HostShell's command.
+type ShellOptions struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Terminal asks the host for a terminal of Rows × Cols (an interactive
+	// shell); a host that refuses one runs the command without.
+	Terminal   bool
+	Rows, Cols int
+}
+
+// HostShell runs command on an inventory host over SSH (host key
+// verified), e.g. an interactive login shell with opts.Terminal.
+func (c *Client) HostShell(ctx context.Context, host, command string, opts ShellOptions) error {
 	inv, err := c.requireInventory()
 	if err != nil {
 		return err
 	}
-	if err := ssh.Shell(ctx, inv, c.sshOptions(c.stateDir), host, command, stdin, stdout, stderr); err != nil {
+	sio := ssh.ShellIO{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Terminal: opts.Terminal, Rows: opts.Rows, Cols: opts.Cols}
+	if err := ssh.Shell(ctx, inv, c.sshOptions(c.stateDir), host, command, sio); err != nil {
 		return fmt.Errorf("ssh %s: %w", host, err)
 	}
 	return nil

@@ -121,7 +121,17 @@ host in the gateway's folder, or runs COMMAND there.`,
 			if len(command) > 0 {
 				line = "cd " + dir + " && " + strings.Join(command, " ")
 			}
-			return client.HostShell(cmd.Context(), g.Host, line, e.stdin, e.stdout, e.stderr)
+			opts := skyplane.ShellOptions{Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr}
+			if len(command) == 0 {
+				// An interactive shell: the local terminal goes raw, the
+				// remote one does the line editing.
+				restore, rows, cols, ok := rawTerminal(e.stdin)
+				if ok {
+					defer restore()
+					opts.Terminal, opts.Rows, opts.Cols = true, rows, cols
+				}
+			}
+			return client.HostShell(cmd.Context(), g.Host, line, opts)
 		},
 	}
 }

@@ -125,10 +125,19 @@ func (p *Provider) listHost(ctx context.Context, h hosts.Host) ([]Running, error
 	return out, err
 }
 
-// Shell runs command on the named host (an interactive login shell when
-// command is empty, with a terminal when the host allows one) with the
-// given standard streams.
-func Shell(ctx context.Context, inv *hosts.Inventory, opt Options, host, command string, stdin io.Reader, stdout, stderr io.Writer) error {
+// ShellIO is what Shell connects: the streams, and a terminal of Rows ×
+// Cols when Terminal is set (an interactive session).
+type ShellIO struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Terminal       bool
+	Rows, Cols     int
+}
+
+// Shell runs command on the named host; with io.Terminal it first asks
+// for a terminal, and runs without one when the host refuses (sshd
+// PermitTTY no).
+func Shell(ctx context.Context, inv *hosts.Inventory, opt Options, host, command string, sio ShellIO) error {
 	p := New(inv, opt)
 	hs, _ := allHosts(inv)
 	for _, h := range hs {
@@ -145,18 +154,15 @@ func Shell(ctx context.Context, inv *hosts.Inventory, opt Options, host, command
 			return err
 		}
 		defer s.Close()
-		s.Stdin, s.Stdout, s.Stderr = stdin, stdout, stderr
+		s.Stdin, s.Stdout, s.Stderr = sio.Stdin, sio.Stdout, sio.Stderr
 		stop := context.AfterFunc(ctx, func() { s.Close() })
 		defer stop()
-		if command != "" {
-			return s.Run(command)
+		if sio.Terminal {
+			if err := s.RequestPty("xterm-256color", max(sio.Rows, 24), max(sio.Cols, 80), nil); err != nil {
+				p.opt.Log.Info("host refused a terminal; running without one", "host", h.Name, "err", err)
+			}
 		}
-		// A terminal when the host grants one; a plain shell otherwise.
-		_ = s.RequestPty("xterm", 40, 120, nil)
-		if err := s.Shell(); err != nil {
-			return err
-		}
-		return s.Wait()
+		return s.Run(command)
 	}
 	return fmt.Errorf("no host %q in %s", host, inv.Path)
 }
