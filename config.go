@@ -29,8 +29,9 @@ type Config struct {
 	NumConnections int
 	// MaxInstances is the gateways per region (max_instances).
 	MaxInstances int
-	// AutoshutdownMinutes: an idle gateway VM shuts itself down after this
-	// long, 0 never (autoshutdown_minutes; cloud gateways).
+	// AutoshutdownMinutes: a gateway on an inventory host (or a VM) whose
+	// client has been silent this long shuts itself down, 0 never
+	// (autoshutdown_minutes).
 	AutoshutdownMinutes int
 	// MultipartEnabled splits large objects into parts sent in parallel
 	// (multipart_enabled).
@@ -79,6 +80,13 @@ type Config struct {
 	// GatewayBinary is the skyplane binary local gateways run; "" means
 	// the running executable (gateway_binary).
 	GatewayBinary string
+	// HostsFile is the hosts inventory (docs/hosts.md): a region listed
+	// there runs its gateways on those hosts over SSH; "" means none
+	// (hosts_file; the CLI also takes $SKYPLANE_HOSTS_FILE).
+	HostsFile string
+	// GatewaysPerHost caps the gateways one inventory host runs for a
+	// transfer (gateways_per_host).
+	GatewaysPerHost int
 	// UsageStatsEndpoint is where usage statistics are POSTed; "" means
 	// nowhere (usage_stats_endpoint).
 	UsageStatsEndpoint string

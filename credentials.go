@@ -4,7 +4,7 @@ import "github.com/skyplane-project/skyplane-go/internal/objstore"
 
 // StoreCredentials are what the stores need beyond each cloud SDK's own
 // credential chain (which reads its standard places itself): the GCS
-// emulator and project, and Azure storage credentials. The library reads no
+// emulator and project, Azure storage credentials and static S3 keys. The library reads no
 // environment: a command passes them with WithStoreCredentials, typically
 // from StoreCredentialsFromEnv(os.Getenv).
 type StoreCredentials struct {
@@ -20,6 +20,12 @@ type StoreCredentials struct {
 	// AzureAccountKey is a shared key for AzureAccount (AZURE_STORAGE_KEY,
 	// AZURE_STORAGE_ACCOUNT); without either, DefaultAzureCredential.
 	AzureAccountKey, AzureAccount string
+	// S3AccessKeyID, S3SecretAccessKey and S3SessionToken are static S3
+	// keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN);
+	// without them, the AWS SDK's own chain. Gateways on inventory hosts,
+	// which do not share this process's environment, get them in their
+	// boot file.
+	S3AccessKeyID, S3SecretAccessKey, S3SessionToken string
 }
 
 // StoreCredentialsFromEnv reads StoreCredentials the way the clouds' own
@@ -29,6 +35,7 @@ func StoreCredentialsFromEnv(getenv func(string) string) StoreCredentials {
 	return StoreCredentials{
 		GCSEmulatorHost: o.GCSEmulatorHost, GCSProject: o.GCSProject,
 		AzureConnectionString: o.Azure.ConnectionString, AzureAccountKey: o.Azure.AccountKey, AzureAccount: o.Azure.Account,
+		S3AccessKeyID: o.S3.AccessKeyID, S3SecretAccessKey: o.S3.SecretAccessKey, S3SessionToken: o.S3.SessionToken,
 	}
 }
 
@@ -42,5 +49,6 @@ func (sc StoreCredentials) options() objstore.Options {
 	return objstore.Options{
 		GCSEmulatorHost: sc.GCSEmulatorHost, GCSProject: sc.GCSProject,
 		Azure: objstore.AzureCredentials{ConnectionString: sc.AzureConnectionString, AccountKey: sc.AzureAccountKey, Account: sc.AzureAccount},
+		S3:    objstore.S3Credentials{AccessKeyID: sc.S3AccessKeyID, SecretAccessKey: sc.S3SecretAccessKey, SessionToken: sc.S3SessionToken},
 	}
 }

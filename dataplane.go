@@ -74,6 +74,9 @@ func (c *Client) Dataplane(opts DataplaneOptions) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkHosts(plan); err != nil {
+		return nil, err
+	}
 	inner, err := dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout, StateDir: c.stateDir})
 	if err != nil {
 		return nil, err

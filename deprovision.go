@@ -36,6 +36,10 @@ type DeprovisionResult struct {
 	// GatewaysFound counts the local gateways still running under the
 	// state directory; GatewaysStopped those that were killed.
 	GatewaysFound, GatewaysStopped int
+	// HostGateways are the gateways found on the hosts of
+	// Config.HostsFile that this user's clients started (by the marker each
+	// deploy leaves), now stopped and removed.
+	HostGateways []HostGateway
 	// Abandoned is what Abandon did with the interrupted transfers.
 	Abandoned AbandonResult
 }
@@ -68,9 +72,11 @@ func (c *Client) Deprovision(ctx context.Context, opts DeprovisionOptions) (Depr
 	if len(pids) > 0 {
 		res.GatewaysStopped = local.Kill(pids)
 	}
+	var sweepErr error
+	res.HostGateways, sweepErr = c.sweepHosts(ctx, c.stateDirOf(opts))
 	var err error
 	res.Abandoned, err = c.Abandon(ctx, opts)
-	return res, err
+	return res, errors.Join(sweepErr, err)
 }
 
 // Abandon aborts the multipart uploads that interrupted transfers kept

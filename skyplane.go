@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
-	"github.com/skyplane-project/skyplane-go/internal/compute/local"
 	"github.com/skyplane-project/skyplane-go/internal/config"
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
@@ -84,6 +83,8 @@ type Client struct {
 	stores objstore.Options
 	// stateDir holds dataplane folders and resume journals (WithStateDir).
 	stateDir string
+	// hosts reach Config.HostsFile's hosts (hosts.go).
+	hosts hostOptions
 }
 
 // Option adjusts a Client.
@@ -107,7 +108,7 @@ func WithDir(dir string) Option { return func(c *Client) { c.dir = dir } }
 // (the embedded default: no cloud account needed).
 func NewClient(cfg Config, opts ...Option) *Client {
 	c := &Client{cfg: cfg, log: slog.Default(), stateDir: config.StateDir(config.NoEnv)}
-	c.provider = func() compute.Provider { return local.New(c.cfg.GatewayBinary) }
+	c.provider = c.gatewayProvider
 	for _, o := range opts {
 		o(c)
 	}
@@ -261,6 +262,9 @@ func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n in
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkHosts(plan); err != nil {
+		return nil, err
+	}
 	return dataplane.New(plan, dataplane.Options{Config: c.cfg.internal(), Provider: c.provider(), Dir: c.dir, Log: c.log, Test: c.test, ChunkTimeout: c.chunkTimeout, StateDir: c.stateDir})
 }
 
@@ -290,6 +294,9 @@ type PlanGroup struct {
 	Region   string // "<cloud>:<region>", or local:src / local:dst
 	Role     string // source, destination, relay
 	Gateways int
+	// Hosts are the inventory hosts (Config.HostsFile) the group's
+	// gateways run on over SSH; none: local processes.
+	Hosts []string
 }
 
 // PlanOptions tune Plan.
@@ -310,9 +317,13 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	if err != nil {
 		return nil, err
 	}
+	inv, err := c.inventory()
+	if err != nil {
+		return nil, err
+	}
 	var out []PlanGroup
 	for _, g := range dp.Plan().Groups {
-		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways})
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Hosts: hostNames(inv, g.Region, g.Gateways)})
 	}
 	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute/local"
+	"github.com/skyplane-project/skyplane-go/internal/hostlab"
 )
 
 var binary string
@@ -33,7 +34,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// The host lab tests (hosts_test.go) need it; CI=true starts it.
+	code := hostlab.Main(m, os.Getenv)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

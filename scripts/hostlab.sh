@@ -276,7 +276,7 @@ EOF
     # TestMain) must see it end when the script does.
     ip netns exec "$ns" /usr/sbin/sshd -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null >/dev/null 2>&1 &
     echo $! >"$dir/sshd.launcher.pid"
-    if [ "$cur" != "$r" ]; then echo "  lab:r$r:" >>"$inv"; cur=$r; fi
+    if [ "$cur" != "$r" ]; then echo "  aws:lab-r$r:" >>"$inv"; cur=$r; fi
     {
       echo "    - name: $name"
       echo "      address: $ip"

@@ -90,7 +90,7 @@ func newConfig(e *env) *cobra.Command {
 // "later"). They are accepted so configs from the original keep working;
 // `config list` says so rather than let them look effective.
 var cloudOnlyKeys = map[string]bool{
-	"autoshutdown_minutes": true, "bbr": true,
+	"bbr":                true,
 	"aws_default_region": true, "aws_instance_class": true, "aws_use_spot_instances": true,
 	"azure_default_region": true, "azure_instance_class": true, "azure_use_spot_instances": true,
 	"gcp_default_region": true, "gcp_instance_class": true, "gcp_service_account_name": true,

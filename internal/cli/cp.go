@@ -205,6 +205,7 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	}
 	cfg.GatewayBinary = cmp.Or(cfg.GatewayBinary, os.Getenv("SKYPLANE_GATEWAY_BIN"))
 	opts = append(opts, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)), skyplane.WithStateDir(config.StateDir(os.Getenv)))
+	opts = append(opts, hostOptions(out)...)
 	client := skyplane.NewClient(cfg, opts...)
 	// early classifies an error met before any gateway started.
 	early := func(err error) error {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,11 +26,15 @@ transfers kept open so they could resume.`,
 			if err != nil {
 				return err
 			}
-			res, err := skyplane.NewClient(cfg, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)), skyplane.WithStateDir(config.StateDir(os.Getenv))).Deprovision(cmd.Context(), skyplane.DeprovisionOptions{})
+			res, err := skyplane.NewClient(cfg, skyplane.WithStoreCredentials(skyplane.StoreCredentialsFromEnv(os.Getenv)), skyplane.WithStateDir(config.StateDir(os.Getenv)), skyplane.WithSSHAgent(os.Getenv("SSH_AUTH_SOCK"))).Deprovision(cmd.Context(), skyplane.DeprovisionOptions{})
 			if res.GatewaysFound == 0 {
 				fmt.Fprintln(e.stdout, "No gateways running.")
 			} else {
 				fmt.Fprintf(e.stdout, "Stopped %d local gateway(s).\n", res.GatewaysStopped)
+			}
+			for _, g := range res.HostGateways {
+				fmt.Fprintf(e.stdout, "Stopped gateway %s on host %s (region %s, dataplane %s, started %s) and removed its files.\n",
+					g.Gateway, g.Host, g.Region, g.Dataplane, g.Started.Local().Format(time.DateTime))
 			}
 			ab := res.Abandoned
 			for _, f := range ab.Failed {

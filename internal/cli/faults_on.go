@@ -66,6 +66,12 @@ func faultOptions() ([]skyplane.Option, error) {
 	if corrupt != 0 || delayMS != 0 {
 		opts = append(opts, skyplane.WithFrameFaults(corrupt, delayMS))
 	}
+	// SKYPLANE_TEST_IDLE_SHUTDOWN: a gateway on an inventory host ends
+	// after this much client silence (autoshutdown_minutes counts whole
+	// minutes; the tests wait seconds).
+	if d, err := time.ParseDuration(os.Getenv("SKYPLANE_TEST_IDLE_SHUTDOWN")); err == nil && d > 0 {
+		opts = append(opts, skyplane.WithIdleShutdown(d))
+	}
 	return opts, installRouteHook()
 }
 

@@ -53,7 +53,7 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 		for _, g := range groups {
 			regions = append(regions, g.Region)
 		}
-		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": "local"}
+		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": planProvider(groups)}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
 		}
@@ -61,10 +61,10 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 		return
 	}
 	w := p.e.stdout
-	fmt.Fprintf(w, "Transfer plan (solver direct, local gateways):\n")
-	fmt.Fprintf(w, "  source       %-16s %s  (%d gateway(s))\n", groups[0].Region, src, gateways)
+	fmt.Fprintf(w, "Transfer plan (solver direct, %s gateways):\n", planProvider(groups))
+	fmt.Fprintf(w, "  source       %-16s %s  (%d gateway(s)%s)\n", groups[0].Region, src, gateways, onHosts(groups[0]))
 	for i, d := range dsts {
-		fmt.Fprintf(w, "  destination  %-16s %s  (%d gateway(s))\n", groups[i+1].Region, d, groups[i+1].Gateways)
+		fmt.Fprintf(w, "  destination  %-16s %s  (%d gateway(s)%s)\n", groups[i+1].Region, d, groups[i+1].Gateways, onHosts(groups[i+1]))
 	}
 	if pv == nil {
 		fmt.Fprintf(w, "  objects are listed while they transfer\n")

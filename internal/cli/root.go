@@ -150,7 +150,7 @@ connections, compressed, encrypted and checksummed.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
 	})
-	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e), newVersion(e))
+	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e), newVersion(e), newHosts(e), newSSH(e))
 	return root
 }
 
@@ -160,6 +160,9 @@ func loadConfig() (skyplane.Config, error) {
 	cfg, err := skyplane.LoadConfig(config.Path(os.Getenv))
 	if err != nil {
 		return cfg, usageErr(err)
+	}
+	if f := os.Getenv(envHostsFile); f != "" {
+		cfg.HostsFile = f
 	}
 	return cfg, nil
 }

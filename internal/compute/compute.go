@@ -20,6 +20,9 @@ type Shared struct {
 	TLSCert, TLSKey []byte
 	// Dir receives per-gateway logs and final stats (<id>.log, <id>.stats.json).
 	Dir string
+	// DataplaneID names the dataplane where a provider leaves traces of it
+	// (remote directories and markers a later sweep finds).
+	DataplaneID string
 }
 
 // Instance is a running gateway.

@@ -57,6 +57,13 @@ type Config struct {
 	// GatewayBinary (key gateway_binary) is the path of the skyplane binary
 	// that local gateways run; "" means auto (the running executable).
 	GatewayBinary string
+	// HostsFile (key hosts_file) is the hosts inventory (docs/hosts.md):
+	// regions listed there run their gateways on those hosts over SSH;
+	// "" means none.
+	HostsFile string
+	// GatewaysPerHost (key gateways_per_host) caps the gateways one
+	// inventory host runs for a dataplane.
+	GatewaysPerHost int
 	// UsageStatsEndpoint (key usage_stats_endpoint) is where usage statistics
 	// are POSTed; "" means they are sent nowhere.
 	UsageStatsEndpoint string
@@ -103,6 +110,8 @@ func Default() Config {
 		GCPDefaultRegion:        "us-central1-a",
 		S3Endpoint:              "",
 		GatewayBinary:           "",
+		HostsFile:               "",
+		GatewaysPerHost:         4,
 		UsageStatsEndpoint:      "",
 	}
 }
@@ -168,6 +177,8 @@ func (d *keyDef) stringAllowed() string {
 		return "6 to 30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen"
 	case "gateway_binary":
 		return `a file path, or "" for the running skyplane binary`
+	case "hosts_file":
+		return `a file path, or "" for no hosts inventory`
 	default:
 		return "a non-empty name without spaces"
 	}
@@ -192,7 +203,7 @@ var defs = []keyDef{
 		i: func(c *Config) *int { return &c.NumConnections }, min: 1, max: 1024},
 	{name: "max_instances", help: "maximum gateway VMs per region",
 		i: func(c *Config) *int { return &c.MaxInstances }, min: 1, max: 64},
-	{name: "autoshutdown_minutes", help: "minutes after which an idle gateway VM shuts itself down (0 = never)",
+	{name: "autoshutdown_minutes", help: "minutes of client silence after which a remote gateway (inventory host, VM) shuts itself down (0 = never)",
 		i: func(c *Config) *int { return &c.AutoshutdownMinutes }, min: 0, max: 10080},
 	{name: "multipart_enabled", help: "split large objects into parts sent in parallel",
 		b: func(c *Config) *bool { return &c.MultipartEnabled }},
@@ -238,6 +249,10 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.S3BucketEndpoints }, check: checkBucketEndpoints},
 	{name: "gateway_binary", help: `path of the skyplane binary local gateways run ("" = this binary)`,
 		s: func(c *Config) *string { return &c.GatewayBinary }},
+	{name: "hosts_file", help: `hosts inventory: regions listed there run gateways on those hosts over SSH ("" = none)`,
+		s: func(c *Config) *string { return &c.HostsFile }},
+	{name: "gateways_per_host", help: "most gateways one inventory host runs for a transfer",
+		i: func(c *Config) *int { return &c.GatewaysPerHost }, min: 1, max: 64},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
 		s: func(c *Config) *string { return &c.UsageStatsEndpoint }, check: checkOptionalURL},
 }

@@ -46,6 +46,8 @@ var originalDefaults = map[string]string{
 	"s3_endpoint":                "",
 	"s3_bucket_endpoints":        "",
 	"gateway_binary":             "",
+	"hosts_file":                 "",
+	"gateways_per_host":          "4",
 	"usage_stats_endpoint":       "",
 }
 
@@ -60,6 +62,7 @@ var originalTypes = map[string]string{
 	"azure_default_region": "string", "gcp_instance_class": "string", "gcp_use_premium_network": "bool",
 	"gcp_service_account_name": "string", "gcp_use_spot_instances": "bool", "gcp_default_region": "string",
 	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string",
+	"hosts_file": "string", "gateways_per_host": "int",
 }
 
 func TestDefaultsMatchBrief(t *testing.T) {
@@ -85,7 +88,7 @@ func TestDefaultsMatchBrief(t *testing.T) {
 		AWSInstanceClass: "m5.8xlarge", AWSDefaultRegion: "us-east-1",
 		AzureInstanceClass: "Standard_D32_v5", AzureDefaultRegion: "eastus",
 		GCPInstanceClass: "n2-standard-32", GCPUsePremiumNetwork: true, GCPServiceAccountName: "skyplane-manual",
-		GCPDefaultRegion: "us-central1-a",
+		GCPDefaultRegion: "us-central1-a", GatewaysPerHost: 4,
 	}
 	if d != want {
 		t.Errorf("Default() = %+v\nwant       %+v", d, want)
@@ -153,6 +156,8 @@ func sampleValue(key, typ, def string) string {
 		return "logs=http://127.0.0.1:9000,archive=https://r2.example.com"
 	case "gateway_binary":
 		return "/opt/skyplane/bin/skyplane"
+	case "hosts_file":
+		return "/etc/skyplane/hosts.yaml"
 	case "gcp_service_account_name":
 		return "my-transfer-sa"
 	}

@@ -156,7 +156,7 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 		}
 	}
 	d.log.Info("provisioning gateways", "count", len(specs), "provider", d.opts.Provider.Name())
-	boot := compute.Shared{Secret: d.secret, Key: d.key, Dir: d.opts.Dir}
+	boot := compute.Shared{Secret: d.secret, Key: d.key, Dir: d.opts.Dir, DataplaneID: d.ID}
 	if d.opts.Config.EncryptSocketTLS {
 		if boot.TLSCert, boot.TLSKey, err = control.NewTLSIdentity(7 * 24 * time.Hour); err != nil {
 			return fmt.Errorf("create the dataplane's TLS identity: %w", err)

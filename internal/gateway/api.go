@@ -91,6 +91,7 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "wrong bearer token"})
 			return
 		}
+		g.lastControl.Store(time.Now().UnixNano())
 		next.ServeHTTP(w, r)
 	})
 }

@@ -86,6 +86,9 @@ type Gateway struct {
 
 	shutdownOnce sync.Once
 	stopped      chan struct{}
+	// lastControl is when the last authenticated control request arrived
+	// (unix ns), what the idle watchdog measures.
+	lastControl atomic.Int64
 }
 
 type counters struct {
@@ -121,7 +124,7 @@ func Main(ctx context.Context, bootPath string, stdout io.Writer, stdin io.Reade
 			}
 		}
 	}
-	g, err := StartWith(ctx, boot, slog.Default(), stores)
+	g, err := StartWith(ctx, boot, slog.Default(), boot.Stores.Over(stores))
 	if err != nil {
 		return err
 	}
@@ -182,6 +185,7 @@ func StartWith(ctx context.Context, boot control.Boot, log *slog.Logger, stores 
 	g.wg.Add(2)
 	go func() { defer g.wg.Done(); _ = g.http.Serve(g.ctrlLn) }()
 	go func() { defer g.wg.Done(); g.acceptLoop() }()
+	g.watchIdle(time.Duration(boot.IdleShutdownMS) * time.Millisecond)
 	g.log.Info("gateway listening", "control", g.ctrlLn.Addr().String(), "data", g.dataLn.Addr().String())
 	return g, nil
 }

@@ -8,6 +8,9 @@ const (
 	EnvAzureConnectionString = "AZURE_STORAGE_CONNECTION_STRING"
 	EnvAzureAccountKey       = "AZURE_STORAGE_KEY"
 	EnvAzureAccount          = "AZURE_STORAGE_ACCOUNT"
+	EnvS3AccessKeyID         = "AWS_ACCESS_KEY_ID"
+	EnvS3SecretAccessKey     = "AWS_SECRET_ACCESS_KEY"
+	EnvS3SessionToken        = "AWS_SESSION_TOKEN"
 )
 
 // OptionsFromEnv returns the Options a command takes from its environment
@@ -21,6 +24,11 @@ func OptionsFromEnv(getenv func(string) string) Options {
 			ConnectionString: getenv(EnvAzureConnectionString),
 			AccountKey:       getenv(EnvAzureAccountKey),
 			Account:          getenv(EnvAzureAccount),
+		},
+		S3: S3Credentials{
+			AccessKeyID:     getenv(EnvS3AccessKeyID),
+			SecretAccessKey: getenv(EnvS3SecretAccessKey),
+			SessionToken:    getenv(EnvS3SessionToken),
 		},
 	}
 }

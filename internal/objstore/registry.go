@@ -27,6 +27,9 @@ type Options struct {
 	GCSProject string
 	// Azure holds the Azure credentials given outside the SDK's own chain.
 	Azure AzureCredentials
+	// S3 holds static S3 keys; empty, the AWS SDK's credential chain
+	// (environment, shared files, instance roles) is used.
+	S3 S3Credentials
 	// Retries counts the requests the backend's SDK retried. Registry.Open
 	// sets it to the registry's counter when it is nil; nil counts nothing.
 	Retries *RetryCounter
@@ -39,6 +42,12 @@ type AzureCredentials struct {
 	ConnectionString string
 	AccountKey       string
 	Account          string
+}
+
+// S3Credentials are static S3 keys (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+type S3Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
 }
 
 // RetryCounter counts store requests retried (throttling, 5xx, resets). A

@@ -58,7 +58,7 @@ func Save(cfg config.Config, r Record, getenv func(string) string) string {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return ""
 	}
-	r.ClientID = clientID(state)
+	r.ClientID = ClientID(state)
 	r.SessionID = randomHex(8)
 	r.OS, r.Arch, r.GoVersion, r.Version = runtime.GOOS, runtime.GOARCH, runtime.Version(), Version
 	if r.Time.IsZero() {
@@ -91,14 +91,16 @@ func post(url string, body []byte) {
 	}
 }
 
-// clientID is a random id kept in the state directory: anonymous, stable
-// across sessions of one user.
-func clientID(state string) string {
+// ClientID is a random id kept in the state directory: anonymous, stable
+// across sessions of one user. Gateways on inventory hosts are marked with
+// it, so that deprovision finds what this user's clients left.
+func ClientID(state string) string {
 	path := filepath.Join(state, "client_id")
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) == 32 {
 		return strings.TrimSpace(string(b))
 	}
 	id := randomHex(16)
+	_ = os.MkdirAll(state, 0o700)
 	_ = os.WriteFile(path, []byte(id+"\n"), 0o600)
 	return id
 }

@@ -1,16 +1,14 @@
 package ssh
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/skyplane-project/skyplane-go/internal/hostlab"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 	"github.com/skyplane-project/skyplane-go/internal/testbin"
 )
@@ -20,87 +18,21 @@ import (
 // skip when it is not running; under CI=true (as root) TestMain starts it
 // and stops it afterwards.
 
-var repoRoot = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..")
-}()
-
-// hostlab runs scripts/hostlab.sh; WaitDelay bounds the wait for its
-// output should a process it leaves running hold the pipe.
-func hostlab(arg string) ([]byte, error) {
-	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "hostlab.sh"), arg)
-	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
-}
-
-func TestMain(m *testing.M) {
-	started := false
-	envFile := filepath.Join(repoRoot, ".tools", "hostlab.env")
-	if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
-		if _, err := os.Stat(envFile); err != nil {
-			out, err := hostlab("start")
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "hostlab start: %v\n%s", err, out)
-				os.Exit(1)
-			}
-			started = true
-		}
-	}
-	code := m.Run()
-	if started {
-		if out, err := hostlab("stop"); err != nil {
-			fmt.Fprintf(os.Stderr, "hostlab stop: %v\n%s", err, out)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(hostlab.Main(m, os.Getenv)) }
 
 // labHost is one lab host as hostlab.env lists it.
-type labHost struct{ Name, NS, User, IP string }
+type labHost = hostlab.Host
 
-// Home is the host's home directory (namespaces share the filesystem).
-func (h labHost) Home(l *hostLab) string { return filepath.Join(l.Dir, h.Name, "home") }
+type hostLab struct{ *hostlab.Lab }
 
-type hostLab struct {
-	Dir, Inventory, Identity, KnownHosts string
-	Hosts                                map[string]labHost
-	env                                  map[string]string // hostlab.env
-}
-
-// lab returns the running host lab, or skips the test.
+// lab returns the running host lab, or skips the test saying why not.
 func lab(t *testing.T) *hostLab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("host lab tests need root (network namespaces); run as root with scripts/hostlab.sh start")
-	}
-	f, err := os.Open(filepath.Join(repoRoot, ".tools", "hostlab.env"))
+	l, err := hostlab.Open()
 	if err != nil {
-		t.Skip("host lab not started: run scripts/hostlab.sh start (CI=true starts it itself)")
+		t.Skip(err)
 	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok && !strings.HasPrefix(k, "#") {
-			env[k] = strings.Trim(v, `"`)
-		}
-	}
-	l := &hostLab{Dir: env["HOSTLAB_DIR"], Inventory: env["HOSTLAB_INVENTORY"], Identity: env["HOSTLAB_IDENTITY"],
-		KnownHosts: env["HOSTLAB_KNOWN_HOSTS"], Hosts: map[string]labHost{}, env: env}
-	for _, e := range strings.Fields(env["HOSTLAB_HOSTS"]) {
-		p := strings.Split(e, "=")
-		if len(p) != 4 {
-			t.Fatalf("hostlab.env: bad HOSTLAB_HOSTS entry %q", e)
-		}
-		l.Hosts[p[0]] = labHost{Name: p[0], NS: p[1], User: p[2], IP: p[3]}
-	}
-	for _, n := range []string{"r1-h1", "r1-h2", "r2-h1"} {
-		if _, ok := l.Hosts[n]; !ok {
-			t.Fatalf("host lab has no host %s (needs 2 regions of 2 hosts)", n)
-		}
-	}
-	return l
+	return &hostLab{l}
 }
 
 // gatewayBinary builds skyplane once per test process.
@@ -144,17 +76,7 @@ func (l *hostLab) inventory(t *testing.T, knownHosts string, byRegion map[string
 // files lists every path under a host's home, relative to it.
 func (l *hostLab) files(t *testing.T, h labHost) []string {
 	t.Helper()
-	home := h.Home(l)
-	var out []string
-	err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if rel, _ := filepath.Rel(home, p); rel != "." {
-			out = append(out, rel)
-		}
-		return nil
-	})
+	out, err := l.Files(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,16 +86,9 @@ func (l *hostLab) files(t *testing.T, h labHost) []string {
 // gatewayPIDs lists the processes in a host's namespace that run a gateway.
 func gatewayPIDs(t *testing.T, h labHost) []string {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "pids", h.NS).Output()
+	pids, err := hostlab.GatewayPIDs(h)
 	if err != nil {
-		t.Fatalf("ip netns pids %s: %v", h.NS, err)
-	}
-	var pids []string
-	for _, pid := range strings.Fields(string(out)) {
-		cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		if strings.Contains(string(cmd), "\x00gateway\x00--boot\x00") {
-			pids = append(pids, pid)
-		}
+		t.Fatal(err)
 	}
 	return pids
 }

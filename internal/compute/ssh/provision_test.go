@@ -67,7 +67,7 @@ func TestProvisionOverSSH(t *testing.T) {
 	p := New(inv, Options{Binary: bin, ClientID: "test-client", DataplaneID: "dp-" + strings.ToLower(t.Name()), KeepAlive: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = p.Deprovision(context.Background()) })
 	boot := testBoot(t)
-	specs := []compute.Spec{{ID: "src-0", Region: "lab:r1"}, {ID: "dst-0", Region: "lab:r2"}}
+	specs := []compute.Spec{{ID: "src-0", Region: "aws:lab-r1"}, {ID: "dst-0", Region: "aws:lab-r2"}}
 	insts, err := p.Provision(t.Context(), specs, boot)
 	if err != nil {
 		t.Fatal(err)
@@ -111,11 +111,11 @@ func TestProvisionOverSSH(t *testing.T) {
 			t.Errorf("%s: data port from %s: %v", in.ID, other[h.Name].NS, err)
 		}
 		// The gateway deleted its boot file; the marker names the dataplane.
-		if _, err := os.Stat(filepath.Join(h.Home(l), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "boot.json")); !os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(l.Home(h), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "boot.json")); !os.IsNotExist(err) {
 			t.Errorf("%s: boot file still there: %v", in.ID, err)
 		}
 		var mk Marker
-		b, _ := os.ReadFile(filepath.Join(h.Home(l), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "owner.json"))
+		b, _ := os.ReadFile(filepath.Join(l.Home(h), ".skyplane", "gateways", p.opt.DataplaneID, in.ID, "owner.json"))
 		if err := json.Unmarshal(b, &mk); err != nil || mk.DataplaneID != p.opt.DataplaneID || mk.ClientID != "test-client" {
 			t.Errorf("%s: marker %q: %v", in.ID, b, err)
 		}
@@ -127,7 +127,7 @@ func TestProvisionOverSSH(t *testing.T) {
 	if n := p.keepalives.Load(); n < 4 {
 		t.Errorf("%d keep-alive calls went through the tunnels, want several", n)
 	}
-	binPath := filepath.Join(l.Hosts["r1-h1"].Home(l), ".skyplane", "bin", "skyplane-"+p.hash[:16])
+	binPath := filepath.Join(l.Home(l.Hosts["r1-h1"]), ".skyplane", "bin", "skyplane-"+p.hashes[bin][:16])
 	st1, err := os.Stat(binPath)
 	if err != nil {
 		t.Fatalf("binary not under its content name: %v", err)
@@ -205,9 +205,10 @@ func TestHostKeyRefused(t *testing.T) {
 		{"unknown", false, ErrUnknownHostKey},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			inv := l.inventory(t, knownHostsWith(t, l, bad, c.changed), map[string][]string{"lab:r1": {bad.Name}, "lab:r2": {good.Name}}, "")
+			inv := l.inventory(t, knownHostsWith(t, l, bad, c.changed), map[string][]string{"aws:lab-r1": {bad.Name}, "aws:lab-r2": {good.Name}}, "")
 			p := New(inv, Options{Binary: bin, DataplaneID: "dp-key-" + c.name})
-			_, err := p.Provision(t.Context(), []compute.Spec{{ID: "a", Region: "lab:r1"}, {ID: "b", Region: "lab:r2"}}, testBoot(t))
+			before := l.files(t, bad)
+			_, err := p.Provision(t.Context(), []compute.Spec{{ID: "a", Region: "aws:lab-r1"}, {ID: "b", Region: "aws:lab-r2"}}, testBoot(t))
 			if !errors.Is(err, c.want) {
 				t.Fatalf("err %v, want %v", err, c.want)
 			}
@@ -216,8 +217,8 @@ func TestHostKeyRefused(t *testing.T) {
 			if !errors.As(err, &he) || he.Host != bad.Name || !strings.Contains(err.Error(), "host "+bad.Name) {
 				t.Fatalf("error does not name host %s: %v", bad.Name, err)
 			}
-			if f := l.files(t, bad); slices.Contains(f, ".skyplane") {
-				t.Errorf("files created on %s despite its key: %v", bad.Name, f)
+			if f := l.files(t, bad); !slices.Equal(f, before) {
+				t.Errorf("files written on %s despite its key: %v, before %v", bad.Name, f, before)
 			}
 			onlyBinaryLeft(t, l, good)
 			if pids := gatewayPIDs(t, good); len(pids) != 0 {
@@ -239,10 +240,10 @@ func TestUnreachableHostTearsDownTheOthers(t *testing.T) {
 		{"no sshd", "{name: ghost, address: " + stopped.IP + ", port: 2222, user: " + stopped.User + "}", stopped.IP + ":2222"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			inv := l.inventory(t, "", map[string][]string{"lab:r1": {good.Name}}, "  lab:r2:\n    - "+c.entry+"\n")
+			inv := l.inventory(t, "", map[string][]string{"aws:lab-r1": {good.Name}}, "  aws:lab-r2:\n    - "+c.entry+"\n")
 			p := New(inv, Options{Binary: bin, DataplaneID: "dp-unreachable", DialTimeout: 3 * time.Second})
 			start := time.Now()
-			_, err := p.Provision(t.Context(), []compute.Spec{{ID: "a", Region: "lab:r1"}, {ID: "b", Region: "lab:r2"}}, testBoot(t))
+			_, err := p.Provision(t.Context(), []compute.Spec{{ID: "a", Region: "aws:lab-r1"}, {ID: "b", Region: "aws:lab-r2"}}, testBoot(t))
 			var he *HostError
 			if !errors.As(err, &he) || he.Host != "ghost" || !strings.Contains(err.Error(), "host ghost ("+c.addr+")") {
 				t.Fatalf("err %v, want it to name host ghost (%s)", err, c.addr)

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,12 +96,14 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	r.mu.Lock()
 	r.conn = conn
 	r.mu.Unlock()
+	r.p.progress(r.host, "connected to %s (host key verified)", r.host.SSHAddr())
 	uname, err := r.run("uname -sm")
 	if err != nil {
 		return compute.Instance{}, err
 	}
-	if got, want := platform(uname), runtime.GOOS+"/"+runtime.GOARCH; got != want {
-		return compute.Instance{}, fmt.Errorf("host is %s, the client's binary is %s: gateways for other platforms are not built yet", got, want)
+	localBin, err := r.p.binaryFor(ctx, platform(uname))
+	if err != nil {
+		return compute.Instance{}, err
 	}
 	sc, err := sftp.NewClient(conn)
 	if err != nil {
@@ -115,7 +116,7 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	if err != nil {
 		return compute.Instance{}, fmt.Errorf("sftp: home directory: %w", err)
 	}
-	bin, err := r.upload(home)
+	bin, err := r.upload(home, localBin)
 	if err != nil {
 		return compute.Instance{}, err
 	}
@@ -144,6 +145,7 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	if err != nil {
 		return compute.Instance{}, err
 	}
+	r.p.progress(r.host, "gateway %s (%s) running, pid %d, data %s", r.spec.ID, r.spec.Region, r.pid, ready.Data)
 	r.mu.Lock()
 	r.ctrl = ready.Control
 	r.mu.Unlock()
@@ -154,16 +156,20 @@ func (r *remote) start(ctx context.Context) (compute.Instance, error) {
 	return compute.Instance{ID: r.spec.ID, Region: r.spec.Region, Control: ctrl, Data: ready.Data}, nil
 }
 
-// upload puts the binary under its content name unless the host has it.
-func (r *remote) upload(home string) (string, error) {
-	sum, _ := r.p.binaryHash()
+// upload puts a local binary under its content name unless the host has it.
+func (r *remote) upload(home, localBin string) (string, error) {
+	sum, err := r.p.binaryHash(localBin)
+	if err != nil {
+		return "", err
+	}
 	binDir := path.Join(home, ".skyplane", "bin")
 	dst := path.Join(binDir, "skyplane-"+sum[:16])
-	local, err := os.Stat(r.p.opt.Binary)
+	local, err := os.Stat(localBin)
 	if err != nil {
 		return "", fmt.Errorf("gateway binary: %w", err)
 	}
 	if st, err := r.sc.Stat(dst); err == nil && st.Size() == local.Size() && st.Mode()&0o100 != 0 {
+		r.p.progress(r.host, "binary %s already there", path.Base(dst))
 		return dst, nil
 	}
 	if err := r.sc.MkdirAll(binDir); err != nil {
@@ -172,7 +178,7 @@ func (r *remote) upload(home string) (string, error) {
 	// A temporary name, renamed when complete: a concurrent upload or an
 	// interrupted one never leaves a truncated binary under the final name.
 	tmp := fmt.Sprintf("%s.tmp-%s-%s", dst, r.p.opt.DataplaneID, r.spec.ID)
-	src, err := os.Open(r.p.opt.Binary)
+	src, err := os.Open(localBin)
 	if err != nil {
 		return "", fmt.Errorf("gateway binary: %w", err)
 	}
@@ -195,6 +201,7 @@ func (r *remote) upload(home string) (string, error) {
 		_ = r.sc.Remove(tmp)
 		return "", fmt.Errorf("sftp: upload gateway binary to %s: %w", dst, err)
 	}
+	r.p.progress(r.host, "binary %s uploaded (%d MiB)", path.Base(dst), local.Size()>>20)
 	return dst, nil
 }
 
@@ -233,7 +240,9 @@ func (r *remote) writeFiles(dir string) (string, error) {
 		ID: r.spec.ID, Region: r.spec.Region, Secret: r.boot.Secret, Key: r.boot.Key,
 		TLSCert: r.boot.TLSCert, TLSKey: r.boot.TLSKey,
 		ControlAddr: "127.0.0.1:0", DataAddr: data,
-		StatsFile: path.Join(dir, "stats.json"),
+		StatsFile:      path.Join(dir, "stats.json"),
+		IdleShutdownMS: r.p.opt.IdleShutdown.Milliseconds(),
+		Stores:         r.p.opt.Stores,
 	})
 	if err != nil {
 		return "", err

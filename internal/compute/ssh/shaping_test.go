@@ -87,7 +87,7 @@ func flowMbps(t *testing.T, from, to labHost, port, n int) (float64, time.Durati
 func TestLabNICCap(t *testing.T) {
 	l := lab(t)
 	const capMbps = 100 // the lab's default; the test asks for that lab
-	if v := l.env["HOSTLAB_HOST_MBPS"]; v != strconv.Itoa(capMbps) {
+	if v := l.Env["HOSTLAB_HOST_MBPS"]; v != strconv.Itoa(capMbps) {
 		t.Skipf("lab started with LAB_HOST_MBPS=%s; this check expects the default %d", v, capMbps)
 	}
 	n := 4 << 20 // 4 MiB: ~0.34 s at 100 Mbit/s
@@ -119,10 +119,10 @@ func TestLabNICCap(t *testing.T) {
 // LAB_FLOW_MBPS; within a region neither applies.
 func TestLabWAN(t *testing.T) {
 	l := lab(t)
-	rtt, err1 := strconv.Atoi(l.env["HOSTLAB_RTT_MS"])
-	flow, err2 := strconv.Atoi(l.env["HOSTLAB_FLOW_MBPS"])
+	rtt, err1 := strconv.Atoi(l.Env["HOSTLAB_RTT_MS"])
+	flow, err2 := strconv.Atoi(l.Env["HOSTLAB_FLOW_MBPS"])
 	if err1 != nil || err2 != nil || rtt < 10 || flow >= 100 {
-		t.Skipf("this check wants LAB_RTT_MS >= 10 and LAB_FLOW_MBPS below the host cap (lab: %q, %q)", l.env["HOSTLAB_RTT_MS"], l.env["HOSTLAB_FLOW_MBPS"])
+		t.Skipf("this check wants LAB_RTT_MS >= 10 and LAB_FLOW_MBPS below the host cap (lab: %q, %q)", l.Env["HOSTLAB_RTT_MS"], l.Env["HOSTLAB_FLOW_MBPS"])
 	}
 	want := time.Duration(rtt) * time.Millisecond
 	r1h1, r1h2, r2h1 := l.Hosts["r1-h1"], l.Hosts["r1-h2"], l.Hosts["r2-h1"]

@@ -27,23 +27,30 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
+	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/hosts"
 )
 
 // Options configure a Provider. Library code reads no environment: the
 // caller maps SSH_AUTH_SOCK and the config keys onto these fields.
 type Options struct {
-	// Binary is the local skyplane executable to run remotely; it must be
-	// built for the client's GOOS/GOARCH (hosts of another platform are
-	// refused).
-	Binary string
+	// Binary is the local skyplane executable to run remotely, built for
+	// Platform (default: this process's GOOS/GOARCH).
+	Binary, Platform string
+	// BinaryFor returns a binary for a host of another platform
+	// ("linux/arm64"), e.g. cross-built from the client's source; nil:
+	// such hosts are refused with the fix.
+	BinaryFor func(ctx context.Context, platform string) (string, error)
 	// ClientID and DataplaneID name the gateways' marker files and remote
-	// directories, so a later sweep can find what this client started.
+	// directories, so a later sweep can find what this client started
+	// (an empty DataplaneID takes compute.Shared.DataplaneID).
 	ClientID, DataplaneID string
 	// AgentSocket is the ssh-agent socket for hosts with agent: true.
 	AgentSocket string
@@ -55,7 +62,19 @@ type Options struct {
 	DialTimeout time.Duration
 	// ReadyTimeout bounds how long a gateway may take to listen (default 30 s).
 	ReadyTimeout time.Duration
-	Log          *slog.Logger
+	// PerHost caps the gateways one host runs (0: no cap but its
+	// data_ports range).
+	PerHost int
+	// IdleShutdown ends a gateway whose control API heard nothing
+	// authenticated for this long (autoshutdown_minutes; 0: never).
+	IdleShutdown time.Duration
+	// Stores are the store credentials the gateways need; they reach each
+	// host only inside the boot file (0600, deleted once read).
+	Stores *control.StoreCredentials
+	// Progress, when set, hears each step on each host (connected,
+	// uploaded, started…), from several goroutines at once.
+	Progress func(host, step string)
+	Log      *slog.Logger
 }
 
 // Provider runs gateways on inventory hosts.
@@ -63,9 +82,8 @@ type Provider struct {
 	inv *hosts.Inventory
 	opt Options
 
-	hashOnce sync.Once
-	hash     string
-	hashErr  error
+	hashMu sync.Mutex
+	hashes map[string]string // local binary → its SHA-256
 
 	mu  sync.Mutex
 	gws []*remote
@@ -87,10 +105,19 @@ func New(inv *hosts.Inventory, opt Options) *Provider {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	return &Provider{inv: inv, opt: opt}
+	if opt.Platform == "" {
+		opt.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	}
+	return &Provider{inv: inv, opt: opt, hashes: map[string]string{}}
 }
 
 func (p *Provider) Name() string { return "ssh" }
+
+func (p *Provider) progress(h hosts.Host, format string, args ...any) {
+	if p.opt.Progress != nil {
+		p.opt.Progress(h.Name, fmt.Sprintf(format, args...))
+	}
+}
 
 // HostError names the host a step failed on.
 type HostError struct {
@@ -121,6 +148,10 @@ func (p *Provider) place(specs []compute.Spec) ([]hosts.Host, []int, error) {
 		next[s.Region]++
 		k := perHost[h.Name]
 		perHost[h.Name]++
+		if p.opt.PerHost > 0 && k >= p.opt.PerHost {
+			return nil, nil, fmt.Errorf("region %q: %d gateways do not fit its %d host(s) × %d per host (gateways_per_host) in %s: ask for fewer gateways (-n) or list more hosts",
+				s.Region, countRegion(specs, s.Region), len(hs), p.opt.PerHost, p.inv.Path)
+		}
 		if !h.DataPorts.IsZero() {
 			if h.DataPorts.Lo+k > h.DataPorts.Hi {
 				return nil, nil, fmt.Errorf("host %s: %d gateways do not fit its data_ports %d-%d", h.Name, k+1, h.DataPorts.Lo, h.DataPorts.Hi)
@@ -132,24 +163,70 @@ func (p *Provider) place(specs []compute.Spec) ([]hosts.Host, []int, error) {
 	return out, ports, nil
 }
 
-// binaryHash is the hex SHA-256 of the local binary, computed once.
-func (p *Provider) binaryHash() (string, error) {
-	p.hashOnce.Do(func() {
-		f, err := os.Open(p.opt.Binary)
-		if err != nil {
-			p.hashErr = fmt.Errorf("gateway binary: %w", err)
-			return
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			p.hashErr = fmt.Errorf("gateway binary: %w", err)
-			return
-		}
-		p.hash = hex.EncodeToString(h.Sum(nil))
-	})
-	return p.hash, p.hashErr
+// Fits reports whether specs can be placed on the inventory's hosts: each
+// region listed, within gateways per host and each host's data ports.
+func (p *Provider) Fits(specs []compute.Spec) error {
+	_, _, err := p.place(specs)
+	return err
 }
+
+func countRegion(specs []compute.Spec, region string) int {
+	n := 0
+	for _, s := range specs {
+		if s.Region == region {
+			n++
+		}
+	}
+	return n
+}
+
+// binaryHash is the hex SHA-256 of a local binary, computed once per path.
+func (p *Provider) binaryHash(bin string) (string, error) {
+	p.hashMu.Lock()
+	defer p.hashMu.Unlock()
+	if h, ok := p.hashes[bin]; ok {
+		return h, nil
+	}
+	sum, err := FileHash(bin)
+	if err != nil {
+		return "", err
+	}
+	p.hashes[bin] = sum
+	return sum, nil
+}
+
+// FileHash is the hex SHA-256 of a gateway binary: what names it on hosts.
+func FileHash(bin string) (string, error) {
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", fmt.Errorf("gateway binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("gateway binary: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// binaryFor is the local binary to run on a host of platform ("linux/arm64").
+func (p *Provider) binaryFor(ctx context.Context, platform string) (string, error) {
+	if platform == p.opt.Platform {
+		return p.opt.Binary, nil
+	}
+	if p.opt.BinaryFor == nil {
+		return "", fmt.Errorf("host is %s, the client's binary is %s, and no binary for %s is at hand: build one (GOOS=%s GOARCH=%s go build ./cmd/skyplane)",
+			platform, p.opt.Platform, platform, goos(platform), goarch(platform))
+	}
+	bin, err := p.opt.BinaryFor(ctx, platform)
+	if err != nil {
+		return "", fmt.Errorf("host is %s, the client's binary is %s: %w", platform, p.opt.Platform, err)
+	}
+	return bin, nil
+}
+
+func goos(platform string) string   { o, _, _ := strings.Cut(platform, "/"); return o }
+func goarch(platform string) string { _, a, _ := strings.Cut(platform, "/"); return a }
 
 // Provision starts one gateway per spec, all hosts in parallel. If any
 // fails, every gateway started (on any host) is torn down and the error
@@ -159,9 +236,12 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, boot com
 		return nil, errors.New("ssh provider: no gateway binary (Options.Binary)")
 	}
 	if p.opt.DataplaneID == "" {
+		p.opt.DataplaneID = boot.DataplaneID
+	}
+	if p.opt.DataplaneID == "" {
 		return nil, errors.New("ssh provider: no dataplane id (Options.DataplaneID)")
 	}
-	if _, err := p.binaryHash(); err != nil {
+	if _, err := p.binaryHash(p.opt.Binary); err != nil {
 		return nil, err
 	}
 	placed, ports, err := p.place(specs)

@@ -50,29 +50,49 @@ func Sweep(ctx context.Context, inv *hosts.Inventory, opt Options, logDir string
 }
 
 func (p *Provider) sweepHost(ctx context.Context, h hosts.Host, logDir string, match func(Marker) bool) ([]Marker, error) {
+	var swept []Marker
+	err := p.eachGateway(ctx, h, func(probe *remote, dir string, mk Marker, pid int) error {
+		if !match(mk) {
+			return nil
+		}
+		// stop would close the shared connection: this one is borrowed.
+		r := &remote{p: p, host: h, spec: compute.Spec{ID: mk.GatewayID, Region: mk.Region},
+			boot: compute.Shared{Dir: logDir}, sc: probe.sc, conn: probe.conn, dir: dir, pid: pid}
+		if err := r.teardown(ctx); err != nil {
+			return fmt.Errorf("gateway %s of dataplane %s: %w", mk.GatewayID, mk.DataplaneID, err)
+		}
+		swept = append(swept, mk)
+		return nil
+	})
+	return swept, err
+}
+
+// eachGateway connects to h and calls visit for each gateway's folder
+// there (found by its owner.json marker) with the marker and the pid it
+// recorded (0: none). Errors of unreadable markers and of visit are joined.
+func (p *Provider) eachGateway(ctx context.Context, h hosts.Host, visit func(r *remote, dir string, mk Marker, pid int) error) error {
 	conn, err := dial(ctx, h, p.opt.AgentSocket, p.opt.DialTimeout)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer conn.Close()
 	sc, err := sftp.NewClient(conn)
 	if err != nil {
-		return nil, fmt.Errorf("sftp: %w", err)
+		return fmt.Errorf("sftp: %w", err)
 	}
 	defer sc.Close()
 	home, err := sc.Getwd()
 	if err != nil {
-		return nil, fmt.Errorf("sftp: home directory: %w", err)
+		return fmt.Errorf("sftp: home directory: %w", err)
 	}
 	owners, err := sc.Glob(path.Join(home, ".skyplane", "gateways", "*", "*", "owner.json"))
 	if err != nil {
-		return nil, fmt.Errorf("sftp: list gateways: %w", err)
+		return fmt.Errorf("sftp: list gateways: %w", err)
 	}
-	var swept []Marker
+	probe := &remote{p: p, host: h, conn: conn, sc: sc}
 	var errs []error
 	for _, owner := range owners {
 		dir := path.Dir(owner)
-		probe := &remote{p: p, host: h, conn: conn, sc: sc}
 		b, err := probe.readFile(owner)
 		var mk Marker
 		if err == nil {
@@ -82,21 +102,13 @@ func (p *Provider) sweepHost(ctx context.Context, h hosts.Host, logDir string, m
 			errs = append(errs, fmt.Errorf("marker %s: %w", owner, err))
 			continue
 		}
-		if !match(mk) {
-			continue
-		}
 		pid := 0
 		if b, err := probe.readFile(path.Join(dir, "pid")); err == nil {
 			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
-		// stop would close the shared connection: this one is borrowed.
-		r := &remote{p: p, host: h, spec: compute.Spec{ID: mk.GatewayID, Region: mk.Region},
-			boot: compute.Shared{Dir: logDir}, sc: sc, conn: conn, dir: dir, pid: pid}
-		if err := r.teardown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("gateway %s of dataplane %s: %w", mk.GatewayID, mk.DataplaneID, err))
-			continue
+		if err := visit(probe, dir, mk, pid); err != nil {
+			errs = append(errs, err)
 		}
-		swept = append(swept, mk)
 	}
-	return swept, errors.Join(errs...)
+	return errors.Join(errs...)
 }

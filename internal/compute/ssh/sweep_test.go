@@ -33,11 +33,11 @@ func TestSweepAfterClientDied(t *testing.T) {
 	l := lab(t)
 	bin := gatewayBinary(t)
 	h := l.Hosts["r1-h2"]
-	inv := l.inventory(t, "", map[string][]string{"lab:r1": {h.Name}}, "")
+	inv := l.inventory(t, "", map[string][]string{"aws:lab-r1": {h.Name}}, "")
 	var pids = map[string]int{}
 	for _, dp := range []string{"dp-dead", "dp-alive"} {
 		p := New(inv, Options{Binary: bin, ClientID: "c1", DataplaneID: dp})
-		if _, err := p.Provision(t.Context(), []compute.Spec{{ID: "g", Region: "lab:r1"}}, testBoot(t)); err != nil {
+		if _, err := p.Provision(t.Context(), []compute.Spec{{ID: "g", Region: "aws:lab-r1"}}, testBoot(t)); err != nil {
 			t.Fatal(err)
 		}
 		pids[dp] = p.gws[0].pid
@@ -67,7 +67,7 @@ func TestSweepAfterClientDied(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(logs, "g.log")); err != nil {
 		t.Errorf("log not collected: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(h.Home(l), ".skyplane", "gateways", "dp-dead")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(l.Home(h), ".skyplane", "gateways", "dp-dead")); !os.IsNotExist(err) {
 		t.Errorf("dp-dead's directory left: %v", err)
 	}
 

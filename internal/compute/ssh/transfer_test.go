@@ -30,8 +30,8 @@ func TestChunkAcrossRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 	src, dst := l.Hosts["r1-h1"], l.Hosts["r2-h1"]
-	in := filepath.Join(src.Home(l), "in")
-	out := filepath.Join(dst.Home(l), "out", "f")
+	in := filepath.Join(l.Home(src), "in")
+	out := filepath.Join(l.Home(dst), "out", "f")
 	if err := os.MkdirAll(in, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestChunkAcrossRegions(t *testing.T) {
 	p := New(inv, Options{Binary: bin, ClientID: "test-client", DataplaneID: "dp-transfer"})
 	t.Cleanup(func() { _ = p.Deprovision(context.Background()) })
 	boot := testBoot(t)
-	insts, err := p.Provision(t.Context(), []compute.Spec{{ID: "src-0", Region: "lab:r1"}, {ID: "dst-0", Region: "lab:r2"}}, boot)
+	insts, err := p.Provision(t.Context(), []compute.Spec{{ID: "src-0", Region: "aws:lab-r1"}, {ID: "dst-0", Region: "aws:lab-r2"}}, boot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,19 +54,19 @@ func TestChunkAcrossRegions(t *testing.T) {
 	ctx := t.Context()
 	base := control.Program{NumConnections: 2, Encrypt: true, VerifyChecksums: true}
 	dp := base
-	dp.Sinks = []string{"lab:r2"}
+	dp.Sinks = []string{"aws:lab-r2"}
 	if err := dstC.SetProgram(ctx, dp); err != nil {
 		t.Fatal(err)
 	}
 	sp := base
 	sp.Source = true
-	sp.Routes = map[string][]string{"lab:r2": {insts[1].Data}}
+	sp.Routes = map[string][]string{"aws:lab-r2": {insts[1].Data}}
 	if err := srcC.SetProgram(ctx, sp); err != nil {
 		t.Fatal(err)
 	}
 	ref := chunk.Bucket{URL: "file:///"}
 	req := chunk.Request{ID: chunk.NewID(), Src: ref, SrcKey: strings.TrimPrefix(filepath.Join(in, "f"), "/"),
-		Length: int64(len(content)), Run: "run-1", Dests: []chunk.Dest{{Group: "lab:r2", Bucket: ref, Key: strings.TrimPrefix(out, "/")}}}
+		Length: int64(len(content)), Run: "run-1", Dests: []chunk.Dest{{Group: "aws:lab-r2", Bucket: ref, Key: strings.TrimPrefix(out, "/")}}}
 	// Gateways read and write only for a registered job.
 	scope := control.Scope{Bucket: ref, Prefix: req.Dests[0].Key, Exact: true}
 	for _, c := range []*control.Client{srcC, dstC} {

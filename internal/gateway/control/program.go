@@ -2,6 +2,7 @@ package control
 
 import (
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
+	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
 // Boot is what a gateway process needs to start, handed over in a 0600 file
@@ -24,6 +25,62 @@ type Boot struct {
 	StatsFile string `json:"stats_file,omitempty"`
 	// ExitOnStdinEOF ends the gateway when its parent goes away (local provider).
 	ExitOnStdinEOF bool `json:"exit_on_stdin_eof,omitempty"`
+	// IdleShutdownMS ends the gateway (cleanly, stats written) when no
+	// authenticated control request arrived for this long (0: never): a
+	// gateway on another host outlives a client that died this way
+	// (autoshutdown_minutes; the client's keep-alive resets it).
+	IdleShutdownMS int64 `json:"idle_shutdown_ms,omitempty"`
+	// Stores are the store credentials a gateway that does not share the
+	// client's environment needs (remote hosts); they override the ones
+	// the gateway's own environment gives.
+	Stores *StoreCredentials `json:"stores,omitempty"`
+}
+
+// StoreCredentials travel in the boot file only (0600, deleted once read),
+// never in argv, the environment or a log.
+type StoreCredentials struct {
+	S3AccessKeyID         string `json:"s3_access_key_id,omitempty"`
+	S3SecretAccessKey     string `json:"s3_secret_access_key,omitempty"`
+	S3SessionToken        string `json:"s3_session_token,omitempty"`
+	GCSEmulatorHost       string `json:"gcs_emulator_host,omitempty"`
+	GCSProject            string `json:"gcs_project,omitempty"`
+	AzureConnectionString string `json:"azure_connection_string,omitempty"`
+	AzureAccountKey       string `json:"azure_account_key,omitempty"`
+	AzureAccount          string `json:"azure_account,omitempty"`
+}
+
+// CredentialsOf keeps the credentials of o (nil when it has none).
+func CredentialsOf(o objstore.Options) *StoreCredentials {
+	c := StoreCredentials{
+		S3AccessKeyID: o.S3.AccessKeyID, S3SecretAccessKey: o.S3.SecretAccessKey, S3SessionToken: o.S3.SessionToken,
+		GCSEmulatorHost: o.GCSEmulatorHost, GCSProject: o.GCSProject,
+		AzureConnectionString: o.Azure.ConnectionString, AzureAccountKey: o.Azure.AccountKey, AzureAccount: o.Azure.Account,
+	}
+	if c == (StoreCredentials{}) {
+		return nil
+	}
+	return &c
+}
+
+// Over returns base with every credential c sets in place of base's.
+func (c *StoreCredentials) Over(base objstore.Options) objstore.Options {
+	if c == nil {
+		return base
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if c.S3AccessKeyID != "" {
+		base.S3 = objstore.S3Credentials{AccessKeyID: c.S3AccessKeyID, SecretAccessKey: c.S3SecretAccessKey, SessionToken: c.S3SessionToken}
+	}
+	set(&base.GCSEmulatorHost, c.GCSEmulatorHost)
+	set(&base.GCSProject, c.GCSProject)
+	set(&base.Azure.ConnectionString, c.AzureConnectionString)
+	set(&base.Azure.AccountKey, c.AzureAccountKey)
+	set(&base.Azure.Account, c.AzureAccount)
+	return base
 }
 
 // Ready is the one JSON line a gateway prints on stdout once it listens.

@@ -57,6 +57,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -118,6 +119,12 @@ func open(ctx context.Context, loc objstore.Location, opts objstore.Options, tun
 	}
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
+	}
+	// Static keys given by the caller win over the chain: a gateway on
+	// another host gets the client's keys this way (its boot file), not
+	// from an environment it does not share.
+	if k := opts.S3; k.AccessKeyID != "" && k.SecretAccessKey != "" {
+		cfg.Credentials = credentials.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, k.SessionToken)
 	}
 	var endpoint *string
 	if opts.Endpoint != "" {
