@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skyplane-project/skyplane-go/internal/bufpool"
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
@@ -73,12 +74,12 @@ type Gateway struct {
 	queuedBytes atomic.Int64
 	sendQ       map[string]chan *outFrame
 	writeQ      chan *inFrame
-	budget      *budget
+	budget      *bufpool.Budget
 	jobs        registry
 	// inbound counts open data connections, against the connection limit.
 	inbound atomic.Int64
 
-	status  *statusLog
+	status  *control.StatusLog
 	errMu   sync.Mutex
 	errs    []string
 	stats   counters
@@ -166,7 +167,7 @@ func StartWith(ctx context.Context, boot control.Boot, log *slog.Logger, stores 
 		storeBase: stores,
 		log:       log.With("gateway", boot.ID),
 		progSet:   make(chan struct{}),
-		status:    newStatusLog(),
+		status:    control.NewStatusLog(),
 		stopped:   make(chan struct{}),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -308,7 +309,7 @@ func (g *Gateway) installOnce(p control.Program) error {
 		g.sinks[region] = true
 	}
 	g.prog = p
-	g.budget = newBudget(p.MemoryBudget)
+	g.budget = bufpool.NewBudget(p.MemoryBudget)
 	g.corrupt.Store(int64(p.Test.CorruptFrames))
 	g.sendQ = map[string]chan *outFrame{}
 	for region, hops := range p.Routes {
@@ -379,7 +380,7 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 
 func (g *Gateway) event(e control.Event) {
 	e.Gateway = g.boot.ID
-	g.status.add(e)
+	g.status.Add(e)
 }
 
 // store opens (once) the bucket a request names.

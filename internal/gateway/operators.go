@@ -55,14 +55,14 @@ type connBudget struct {
 }
 
 func (b connBudget) Acquire(n int64) error {
-	if err := b.g.budget.acquire(b.g.ctx, n); err != nil {
+	if err := b.g.budget.Acquire(b.g.ctx, n); err != nil {
 		return err
 	}
 	_ = b.conn.SetReadDeadline(time.Now().Add(b.g.idleTimeout()))
 	return nil
 }
 
-func (b connBudget) Release(n int64) { b.g.budget.release(n) }
+func (b connBudget) Release(n int64) { b.g.budget.Release(n) }
 
 func (g *Gateway) idleTimeout() time.Duration {
 	return time.Duration(g.prog.IdleTimeoutMS) * time.Millisecond
@@ -84,12 +84,12 @@ func (g *Gateway) reader() {
 			g.stats.requestsDropped.Add(1)
 			continue
 		}
-		if err := g.budget.acquire(g.ctx, req.Length); err != nil {
+		if err := g.budget.Acquire(g.ctx, req.Length); err != nil {
 			return
 		}
 		buf, data, err := g.readRange(req)
 		if err != nil {
-			g.budget.release(req.Length)
+			g.budget.Release(req.Length)
 			g.event(control.Event{Chunk: req.ID, Attempt: req.Attempt, State: control.StateFailed,
 				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err),
 				Changed: errors.Is(err, objstore.ErrChanged)})
@@ -105,7 +105,7 @@ func (g *Gateway) reader() {
 		done := func() {
 			if left.Add(-1) == 0 {
 				bufpool.Put(buf)
-				g.budget.release(req.Length)
+				g.budget.Release(req.Length)
 			}
 		}
 		// One destination: the sender may seal the data where it lies.
