@@ -82,6 +82,11 @@ type Config struct {
 	// UsageStatsEndpoint is where usage statistics are POSTed; "" means
 	// nowhere (usage_stats_endpoint).
 	UsageStatsEndpoint string
+	// InProcess: when every gateway of a plan would run on this machine
+	// (local gateways), the client reads and writes itself, with the same
+	// chunking, checksums, retries, resume and verification and no gateway
+	// processes; false always starts gateways (in_process).
+	InProcess bool
 }
 
 // DefaultConfig returns the defaults of every key.

@@ -290,6 +290,10 @@ type PlanGroup struct {
 	Region   string // "<cloud>:<region>", or local:src / local:dst
 	Role     string // source, destination, relay
 	Gateways int
+	// InProcess: every gateway of the plan would run on this machine, so
+	// the client reads and writes itself and no gateway starts (the
+	// config's in_process; false forces gateways).
+	InProcess bool
 }
 
 // PlanOptions tune Plan.
@@ -312,7 +316,7 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	}
 	var out []PlanGroup
 	for _, g := range dp.Plan().Groups {
-		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways})
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, InProcess: dp.InProcess()})
 	}
 	return out, nil
 }

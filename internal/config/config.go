@@ -60,6 +60,10 @@ type Config struct {
 	// UsageStatsEndpoint (key usage_stats_endpoint) is where usage statistics
 	// are POSTed; "" means they are sent nowhere.
 	UsageStatsEndpoint string
+	// InProcess (key in_process): when every gateway of a plan would run on
+	// this machine, the client reads and writes itself, with no gateway
+	// processes; false always starts gateways.
+	InProcess bool
 }
 
 // Default returns the defaults of the original Skyplane, plus
@@ -104,6 +108,7 @@ func Default() Config {
 		S3Endpoint:              "",
 		GatewayBinary:           "",
 		UsageStatsEndpoint:      "",
+		InProcess:               true,
 	}
 }
 
@@ -238,6 +243,8 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.S3BucketEndpoints }, check: checkBucketEndpoints},
 	{name: "gateway_binary", help: `path of the skyplane binary local gateways run ("" = this binary)`,
 		s: func(c *Config) *string { return &c.GatewayBinary }},
+	{name: "in_process", help: "when every gateway would run on this machine, copy inside the client without gateway processes (false, or --gateways: always start gateways)",
+		b: func(c *Config) *bool { return &c.InProcess }},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
 		s: func(c *Config) *string { return &c.UsageStatsEndpoint }, check: checkOptionalURL},
 }

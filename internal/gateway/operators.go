@@ -441,16 +441,5 @@ func (g *Gateway) refuseOutside(id [16]byte, meta frameMeta, dest chunk.Dest) {
 		Err: fmt.Sprintf("write to %s key %q refused: outside every registered job", dest.Bucket.URL, dest.Key)})
 }
 
-// retryable classes an error: missing objects, denied access and what
-// cannot succeed on retry (a full disk, a directory in the way, a key the
-// store cannot hold) will not heal by retrying; everything else (resets,
-// 5xx, checksum) may.
-func retryable(err error) bool {
-	switch {
-	case errors.Is(err, objstore.ErrNotFound), errors.Is(err, objstore.ErrAccessDenied),
-		errors.Is(err, objstore.ErrBucketNotFound), errors.Is(err, objstore.ErrUploadNotFound),
-		objstore.IsPermanent(err):
-		return false
-	}
-	return true
-}
+// retryable: whether a chunk that met err is worth sending again.
+func retryable(err error) bool { return objstore.ChunkRetryable(err) }
