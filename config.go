@@ -87,6 +87,11 @@ type Config struct {
 	// chunking, checksums, retries, resume and verification and no gateway
 	// processes; false always starts gateways (in_process).
 	InProcess bool
+	// ChecksumAlgorithm is what the source hashes each chunk with for the
+	// destination store to verify: "auto" (CRC-32C where every destination
+	// checks it and verification needs no MD5, local disk today; MD5
+	// elsewhere) or "md5" (checksum_algorithm).
+	ChecksumAlgorithm string
 }
 
 // DefaultConfig returns the defaults of every key.

@@ -55,6 +55,12 @@ func everyPairOfStores(t *testing.T, inProcess bool) {
 				}
 				r := s.mustRun("cp", "-r", "-y", "--json", join(sb, "data"), join(db, "out/"))
 				done := doneEvent(t, r.stdout)
+				// Cloud stores are verified by content (the MD5 the source sent
+				// them); local disk, which reports none, is checked by CRC-32C
+				// on every write instead.
+				if dst.name != "local" && done["verified_md5"].(float64) == 0 {
+					t.Errorf("no object verified by MD5 at %s: %v", dst.name, done)
+				}
 				if done["in_process"] != inProcess {
 					t.Errorf("in_process %v in the summary, want %v", done["in_process"], inProcess)
 				}

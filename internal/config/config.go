@@ -64,6 +64,10 @@ type Config struct {
 	// this machine, the client reads and writes itself, with no gateway
 	// processes; false always starts gateways.
 	InProcess bool
+	// ChecksumAlgorithm (key checksum_algorithm): "auto" hashes a chunk with
+	// CRC-32C where every destination store checks it and verification needs
+	// no MD5 (local disk), MD5 elsewhere; "md5" always MD5.
+	ChecksumAlgorithm string
 }
 
 // Default returns the defaults of the original Skyplane, plus
@@ -109,6 +113,7 @@ func Default() Config {
 		GatewayBinary:           "",
 		UsageStatsEndpoint:      "",
 		InProcess:               true,
+		ChecksumAlgorithm:       ChecksumAuto,
 	}
 }
 
@@ -173,6 +178,8 @@ func (d *keyDef) stringAllowed() string {
 		return "6 to 30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen"
 	case "gateway_binary":
 		return `a file path, or "" for the running skyplane binary`
+	case "checksum_algorithm":
+		return ChecksumAuto + " or " + ChecksumMD5
 	default:
 		return "a non-empty name without spaces"
 	}
@@ -243,6 +250,8 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.S3BucketEndpoints }, check: checkBucketEndpoints},
 	{name: "gateway_binary", help: `path of the skyplane binary local gateways run ("" = this binary)`,
 		s: func(c *Config) *string { return &c.GatewayBinary }},
+	{name: "checksum_algorithm", help: "what the source hashes each chunk with for the destination to verify: auto (CRC-32C where every destination checks it and verification needs no MD5, MD5 elsewhere) or md5 (always)",
+		s: func(c *Config) *string { return &c.ChecksumAlgorithm }, check: checkChecksumAlgorithm},
 	{name: "in_process", help: "when every gateway would run on this machine, copy inside the client without gateway processes (false, or --gateways: always start gateways)",
 		b: func(c *Config) *bool { return &c.InProcess }},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,

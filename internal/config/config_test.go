@@ -48,6 +48,7 @@ var originalDefaults = map[string]string{
 	"gateway_binary":             "",
 	"usage_stats_endpoint":       "",
 	"in_process":                 "true",
+	"checksum_algorithm":         "auto",
 }
 
 var originalTypes = map[string]string{
@@ -60,7 +61,7 @@ var originalTypes = map[string]string{
 	"aws_default_region": "string", "azure_instance_class": "string", "azure_use_spot_instances": "bool",
 	"azure_default_region": "string", "gcp_instance_class": "string", "gcp_use_premium_network": "bool",
 	"gcp_service_account_name": "string", "gcp_use_spot_instances": "bool", "gcp_default_region": "string",
-	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string", "in_process": "bool",
+	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string", "in_process": "bool", "checksum_algorithm": "string",
 }
 
 func TestDefaultsMatchBrief(t *testing.T) {
@@ -86,7 +87,7 @@ func TestDefaultsMatchBrief(t *testing.T) {
 		AWSInstanceClass: "m5.8xlarge", AWSDefaultRegion: "us-east-1",
 		AzureInstanceClass: "Standard_D32_v5", AzureDefaultRegion: "eastus",
 		GCPInstanceClass: "n2-standard-32", GCPUsePremiumNetwork: true, GCPServiceAccountName: "skyplane-manual",
-		GCPDefaultRegion: "us-central1-a", InProcess: true,
+		GCPDefaultRegion: "us-central1-a", InProcess: true, ChecksumAlgorithm: "auto",
 	}
 	if d != want {
 		t.Errorf("Default() = %+v\nwant       %+v", d, want)
@@ -156,6 +157,8 @@ func sampleValue(key, typ, def string) string {
 		return "/opt/skyplane/bin/skyplane"
 	case "gcp_service_account_name":
 		return "my-transfer-sa"
+	case "checksum_algorithm":
+		return ChecksumMD5 // the value other than the default
 	}
 	return "some-other-" + strings.ReplaceAll(key, "_", "-")
 }

@@ -1,10 +1,7 @@
 package dataplane
 
 import (
-	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -105,7 +102,7 @@ type inProcess struct {
 	// queued or running neither writes nor reports.
 	newest map[chunk.ID]int
 
-	chunksRead, chunksWritten, bytesWritten atomic.Int64
+	chunksRead, chunksWritten, bytesWritten, writtenCRC32C atomic.Int64
 }
 
 func newInProcess(cfg config.Config, test control.TestHooks, log *slog.Logger) *inProcess {
@@ -189,7 +186,7 @@ func (p *inProcess) Events(ctx context.Context, since int64, wait time.Duration)
 // Status reports the counters a gateway would.
 func (p *inProcess) Status(context.Context) (control.StatusReply, error) {
 	return control.StatusReply{State: "running", Stats: control.Stats{
-		ID: InProcessID, Region: "local", ChunksRead: p.chunksRead.Load(), ChunksWritten: p.chunksWritten.Load(),
+		ID: InProcessID, Region: "local", ChunksRead: p.chunksRead.Load(), ChunksWritten: p.chunksWritten.Load(), WrittenCRC32C: p.writtenCRC32C.Load(),
 		RawBytesRecv: p.bytesWritten.Load(), QueuedRequests: len(p.requests),
 	}}, nil
 }
@@ -252,10 +249,9 @@ func (p *inProcess) move(req chunk.Request) {
 		return
 	}
 	p.chunksRead.Add(1)
-	var sum []byte // nil: the user turned verify_checksums off
+	var c objstore.Sums // empty: the user turned verify_checksums off
 	if p.verify {
-		s := md5.Sum(data)
-		sum = s[:]
+		c = objstore.HashChunk(data, req.Checksum == chunk.ChecksumCRC32C)
 	}
 	// The tests' frame faults, where frames would be: after the checksum,
 	// before the store that verifies it.
@@ -270,7 +266,7 @@ func (p *inProcess) move(req chunk.Request) {
 		if !p.current(req) {
 			return // superseded while it was read or written
 		}
-		p.write(req, d, data, sum)
+		p.write(req, d, data, c)
 	}
 }
 
@@ -314,19 +310,15 @@ func (p *inProcess) read(req chunk.Request, data []byte) error {
 
 // write lands one chunk at one destination: a whole object (atomic put) or
 // one part; the store verifies the checksum through the write.
-func (p *inProcess) write(req chunk.Request, d chunk.Dest, data, sum []byte) {
+func (p *inProcess) write(req chunk.Request, d chunk.Dest, data []byte, c objstore.Sums) {
 	size := int64(len(data))
 	var etag string
 	sink, ok := p.store(d.Bucket)
 	var err error
-	switch {
-	case !ok:
+	if !ok {
 		err = fmt.Errorf("no open store for %s", d.Bucket.URL)
-	case d.UploadID != "":
-		etag, err = sink.UploadPart(p.ctx, d.Key, d.UploadID, objstore.Part{Number: req.PartNumber, Offset: req.Offset, Size: size, MD5: sum}, bytes.NewReader(data))
-	default:
-		err = sink.Write(p.ctx, d.Key, bytes.NewReader(data), size, sum)
-		etag = hex.EncodeToString(sum)
+	} else {
+		etag, err = c.Land(p.ctx, sink, d.Key, d.UploadID, objstore.Part{Number: req.PartNumber, Offset: req.Offset}, data)
 	}
 	if err != nil {
 		if p.ctx.Err() == nil {
@@ -337,8 +329,11 @@ func (p *inProcess) write(req chunk.Request, d chunk.Dest, data, sum []byte) {
 	}
 	p.chunksWritten.Add(1)
 	p.bytesWritten.Add(size)
+	if c.UseCRC32C {
+		p.writtenCRC32C.Add(1)
+	}
 	p.status.Add(control.Event{Chunk: req.ID, Attempt: req.Attempt, State: control.StateComplete, Group: d.Group, Gateway: InProcessID,
-		ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
+		ETag: etag, MD5: c.MD5Hex(), CRC32C: c.CRC32CHex(), Bytes: size})
 }
 
 // provisionInProcess makes the client the plan's one gateway: it takes the

@@ -93,6 +93,7 @@ type counters struct {
 	wireSent, wireRecv, rawSent, rawRecv       atomic.Int64
 	framesSent, framesRecv, framesRejected     atomic.Int64
 	chunksRead, chunksWritten, connectionsUsed atomic.Int64
+	writtenCRC32C                              atomic.Int64
 	connectionsRefused, framesOutsideJobs      atomic.Int64
 	framesStale, requestsDropped               atomic.Int64
 }
@@ -228,7 +229,7 @@ func (g *Gateway) Stats() control.Stats {
 		RawBytesSent: g.stats.rawSent.Load(), RawBytesRecv: g.stats.rawRecv.Load(),
 		FramesSent: g.stats.framesSent.Load(), FramesRecv: g.stats.framesRecv.Load(),
 		FramesRejected: g.stats.framesRejected.Load(),
-		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(),
+		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(), WrittenCRC32C: g.stats.writtenCRC32C.Load(),
 		ConnectionsUsed:    g.stats.connectionsUsed.Load(),
 		ConnectionsRefused: g.stats.connectionsRefused.Load(),
 		FramesOutsideJobs:  g.stats.framesOutsideJobs.Load(),
