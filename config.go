@@ -90,6 +90,16 @@ type Config struct {
 	// UsageStatsEndpoint is where usage statistics are POSTed; "" means
 	// nowhere (usage_stats_endpoint).
 	UsageStatsEndpoint string
+	// InProcess: when every gateway of a plan would run on this machine
+	// (local gateways), the client reads and writes itself, with the same
+	// chunking, checksums, retries, resume and verification and no gateway
+	// processes; false always starts gateways (in_process).
+	InProcess bool
+	// ChecksumAlgorithm is what the source hashes each chunk with for the
+	// destination store to verify: "auto" (CRC-32C where every destination
+	// checks it and verification needs no MD5, local disk today; MD5
+	// elsewhere) or "md5" (checksum_algorithm).
+	ChecksumAlgorithm string
 }
 
 // DefaultConfig returns the defaults of every key.

@@ -99,6 +99,11 @@ func (dp *Dataplane) Gateways() int {
 	return n
 }
 
+// InProcess says whether the dataplane copies inside the client, starting
+// no gateway: every gateway of its plan would run on this machine and the
+// config's in_process is on.
+func (dp *Dataplane) InProcess() bool { return dp.inner.InProcess() }
+
 // Provision starts the gateways. Once they run (inside AutoDeprovision
 // too, which provisions by itself) it does nothing and returns nil.
 func (dp *Dataplane) Provision(ctx context.Context) error {

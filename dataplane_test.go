@@ -14,7 +14,7 @@ import (
 // that is a no-op, and the gateways are still torn down at the end.
 func TestProvisionInsideAutoDeprovision(t *testing.T) {
 	dir := t.TempDir()
-	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
+	client := skyplane.NewClient(gatewayConfig(), skyplane.WithDir(dir))
 	dp, err := client.Dataplane(skyplane.DataplaneOptions{Gateways: 1})
 	if err != nil {
 		t.Fatal(err)

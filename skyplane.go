@@ -297,6 +297,10 @@ type PlanGroup struct {
 	// Hosts are the inventory hosts (Config.HostsFile) the group's
 	// gateways run on over SSH; none: local processes.
 	Hosts []string
+	// InProcess: every gateway of the plan would run on this machine, so
+	// the client reads and writes itself and no gateway starts (the
+	// config's in_process; false forces gateways).
+	InProcess bool
 }
 
 // PlanOptions tune Plan.
@@ -323,7 +327,7 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	}
 	var out []PlanGroup
 	for _, g := range dp.Plan().Groups {
-		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Hosts: hostNames(inv, g.Region, g.Gateways)})
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Hosts: hostNames(inv, g.Region, g.Gateways), InProcess: dp.InProcess()})
 	}
 	return out, nil
 }

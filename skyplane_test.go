@@ -76,31 +76,56 @@ func smallConfig() skyplane.Config {
 	return cfg
 }
 
+// gatewayConfig is smallConfig with gateways forced: what tests of gateway
+// processes need (local gateways would otherwise be skipped).
+func gatewayConfig() skyplane.Config {
+	cfg := smallConfig()
+	cfg.InProcess = false
+	return cfg
+}
+
+// TestClientCopy copies a tree in process (the default on this machine)
+// and through gateway processes; text is compressed on the wire only there.
 func TestClientCopy(t *testing.T) {
-	src, dst, dir := t.TempDir(), t.TempDir(), t.TempDir()
-	files := map[string]string{"a": "alpha", "x/b": "beta", "x/y/c": strings.Repeat("striped ", 400_000), "empty": ""}
-	tree(t, src, files)
-	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
-	var calls int
-	res, err := client.Copy(context.Background(), src, dst+"/out", skyplane.CopyOptions{Recursive: true, Progress: func(skyplane.Progress) { calls++ }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertFiles(t, filepath.Join(dst, "out"), files)
-	if res.Objects != 4 {
-		t.Errorf("objects = %d, want 4", res.Objects)
-	}
-	if want := int64(len("alpha") + len("beta") + 3_200_000); res.Bytes != want {
-		t.Errorf("bytes = %d, want %d", res.Bytes, want)
-	}
-	if res.WireBytes <= 0 || res.WireBytes >= res.Bytes {
-		t.Errorf("wire bytes %d for %d raw bytes of repetitive text", res.WireBytes, res.Bytes)
-	}
-	if calls == 0 {
-		t.Error("progress callback never called")
-	}
-	if n := running(dir); n != 0 {
-		t.Errorf("%d gateways still running after Copy", n)
+	for _, inProcess := range []bool{true, false} {
+		t.Run(map[bool]string{true: "in-process", false: "gateways"}[inProcess], func(t *testing.T) {
+			src, dst, dir := t.TempDir(), t.TempDir(), t.TempDir()
+			files := map[string]string{"a": "alpha", "x/b": "beta", "x/y/c": strings.Repeat("striped ", 400_000), "empty": ""}
+			tree(t, src, files)
+			cfg := smallConfig()
+			cfg.InProcess = inProcess
+			client := skyplane.NewClient(cfg, skyplane.WithDir(dir))
+			var calls int
+			res, err := client.Copy(context.Background(), src, dst+"/out", skyplane.CopyOptions{Recursive: true, Progress: func(skyplane.Progress) { calls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertFiles(t, filepath.Join(dst, "out"), files)
+			if res.Objects != 4 {
+				t.Errorf("objects = %d, want 4", res.Objects)
+			}
+			if want := int64(len("alpha") + len("beta") + 3_200_000); res.Bytes != want {
+				t.Errorf("bytes = %d, want %d", res.Bytes, want)
+			}
+			if res.InProcess != inProcess {
+				t.Errorf("InProcess = %v, want %v", res.InProcess, inProcess)
+			}
+			if inProcess && res.WireBytes != 0 {
+				t.Errorf("in process, %d wire bytes: nothing crosses a wire", res.WireBytes)
+			}
+			if !inProcess && (res.WireBytes <= 0 || res.WireBytes >= res.Bytes) {
+				t.Errorf("wire bytes %d for %d raw bytes of repetitive text", res.WireBytes, res.Bytes)
+			}
+			if n := res.VerifiedMD5 + res.VerifiedETag + res.VerifiedSize; n != 4 {
+				t.Errorf("%d objects verified, want 4", n)
+			}
+			if calls == 0 {
+				t.Error("progress callback never called")
+			}
+			if n := running(dir); n != 0 {
+				t.Errorf("%d gateways still running after Copy", n)
+			}
+		})
 	}
 }
 
@@ -133,7 +158,7 @@ func TestClientCopyErrors(t *testing.T) {
 // two copies and a sync, run asynchronously, watch the tracker, tear down.
 func TestDataplaneQueueRunAsync(t *testing.T) {
 	dir := t.TempDir()
-	client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
+	client := skyplane.NewClient(gatewayConfig(), skyplane.WithDir(dir))
 	dp, err := client.Dataplane(skyplane.DataplaneOptions{Gateways: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +231,7 @@ func TestAutoDeprovision(t *testing.T) {
 	for _, mode := range []string{"error", "panic"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			client := skyplane.NewClient(smallConfig(), skyplane.WithDir(dir))
+			client := skyplane.NewClient(gatewayConfig(), skyplane.WithDir(dir))
 			dp, err := client.Dataplane(skyplane.DataplaneOptions{Src: skyplane.Region{Cloud: "local"}, Gateways: 1})
 			if err != nil {
 				t.Fatal(err)

@@ -62,6 +62,9 @@ type Result struct {
 	// Restarted counts objects rewritten at the source while in flight and
 	// started again from their new version.
 	Restarted int
+	// InProcess: the client copied itself, without gateways (nothing
+	// crossed a wire: WireBytes is 0).
+	InProcess bool
 	// Stats are each gateway's counters at the end of the transfer.
 	Stats []Stats
 	// Failed are objects a destination cannot hold, left out; the
@@ -148,7 +151,7 @@ func resultOf(r *dataplane.Result) *Result {
 		Retries: r.Retries, StoreRetries: r.StoreRetries, GatewaysLost: r.GatewaysLost,
 		Duration: r.Duration, PeakInFlight: r.PeakInFlight,
 		VerifiedMD5: r.VerifiedMD5, VerifiedETag: r.VerifiedETag, VerifiedSize: r.VerifiedSize,
-		Restarted: r.Restarted,
+		Restarted: r.Restarted, InProcess: r.InProcess,
 	}
 	for _, s := range r.Stats {
 		out.Stats = append(out.Stats, statsOf(s))

@@ -15,6 +15,7 @@ import (
 // matching the summary.
 func TestCopyTree(t *testing.T) {
 	s := newSandbox(t)
+	s.useGateways()
 	src, dst := s.path("src"), s.path("dst")
 	for i := range 10 {
 		for j := range 10 {
@@ -90,6 +91,7 @@ func TestCompression(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSandbox(t)
+			s.useGateways()
 			src, dst := s.path("src"), s.path("dst")
 			for i := range 16 {
 				writeFile(t, filepath.Join(src, fmt.Sprintf("f%02d", i)), tt.content(i))
@@ -115,6 +117,7 @@ func TestCorruptFrameIsResent(t *testing.T) {
 	for _, encrypt := range []string{"true", "false"} {
 		t.Run("encrypt_e2e="+encrypt, func(t *testing.T) {
 			s := newSandbox(t)
+			s.useGateways()
 			src, dst := s.path("src"), s.path("dst")
 			for i := range 8 {
 				writeFile(t, filepath.Join(src, fmt.Sprintf("f%d", i)), randomBytes(t, 256<<10))

@@ -14,6 +14,7 @@ import (
 // still leaves no gateway: they die with their parent.
 func TestClientKilled(t *testing.T) {
 	s := newSandbox(t)
+	s.useGateways()
 	src, dst := s.path("src"), s.path("dst")
 	writeRandomFile(t, filepath.Join(src, "big"), 32<<20)
 	s.config("multipart_min_threshold_mb", "4", "multipart_chunk_size_mb", "4", "num_connections", "2")

@@ -10,10 +10,20 @@ import (
 
 // TestCopyBetweenTwoS3Servers copies between two S3-compatible servers (two
 // regions) in one command, the second named per bucket in
-// s3_bucket_endpoints, and back again. The plan sees two regions, so the
-// frames are compressed and sealed, which the wire bytes show.
+// s3_bucket_endpoints, and back again. The plan sees two regions: through
+// gateways the frames are compressed and sealed, which the wire bytes show;
+// in process (both servers are reached from here) nothing crosses a wire.
 func TestCopyBetweenTwoS3Servers(t *testing.T) {
+	for _, mode := range []string{"in-process", "gateways"} {
+		t.Run(mode, func(t *testing.T) { copyBetweenTwoS3Servers(t, mode == "in-process") })
+	}
+}
+
+func copyBetweenTwoS3Servers(t *testing.T, inProcess bool) {
 	s := newSandbox(t)
+	if !inProcess {
+		s.useGateways()
+	}
 	s.config("multipart_min_threshold_mb", "6", "multipart_chunk_size_mb", "5")
 	a, b := s3Backend(t, s), s3bBackend(t, s)
 
@@ -55,7 +65,11 @@ func TestCopyBetweenTwoS3Servers(t *testing.T) {
 			}
 			done := doneEvent(t, r.stdout)
 			raw, wire := done["bytes"].(float64), done["wire_bytes"].(float64)
-			if wire <= 0 || wire > raw/2 {
+			if inProcess {
+				if wire != 0 || done["in_process"] != true {
+					t.Errorf("in process: wire bytes %v, in_process %v; want none, true", wire, done["in_process"])
+				}
+			} else if wire <= 0 || wire > raw/2 {
 				t.Errorf("wire bytes %v for %v raw: want compression between two regions", wire, raw)
 			}
 		})

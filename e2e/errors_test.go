@@ -75,9 +75,19 @@ func TestBadConfigFile(t *testing.T) {
 
 // TestInterrupt: SIGINT midway through a striped transfer exits 130, stops
 // every gateway and leaves nothing partial visible; running the same
-// command again finishes the job and leaves no staging behind.
+// command again finishes the job and leaves no staging behind. In process
+// and through gateways.
 func TestInterrupt(t *testing.T) {
+	for _, mode := range []string{"in-process", "gateways"} {
+		t.Run(mode, func(t *testing.T) { interruptMidway(t, mode == "in-process") })
+	}
+}
+
+func interruptMidway(t *testing.T, inProcess bool) {
 	s := newSandbox(t)
+	if !inProcess {
+		s.useGateways()
+	}
 	src, dst := s.path("src"), s.path("dst")
 	writeRandomFile(t, filepath.Join(src, "big"), 64<<20)
 	writeFile(t, filepath.Join(src, "small"), []byte("small"))
@@ -88,7 +98,9 @@ func TestInterrupt(t *testing.T) {
 	if w.waitProgress(midway(1)) == 0 {
 		t.Fatal("transfer never reported partial progress")
 	}
-	if len(gatewayPIDs(s.state)) == 0 {
+	if n := len(gatewayPIDs(s.state)); inProcess && n > 0 {
+		t.Errorf("%d gateway processes running in process", n)
+	} else if !inProcess && n == 0 {
 		t.Error("no gateway process found while the transfer runs")
 	}
 	_ = w.cmd.Process.Signal(syscall.SIGINT)

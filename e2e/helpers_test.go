@@ -61,6 +61,11 @@ func newSandbox(t *testing.T) *sandbox {
 	return s
 }
 
+// useGateways makes every transfer of the sandbox start gateway processes
+// (in_process false): what tests of gateways, frames and the wire need,
+// since a copy whose stores are all reached from here runs in process.
+func (s *sandbox) useGateways() { s.config("in_process", "false") }
+
 func (s *sandbox) path(p ...string) string { return filepath.Join(append([]string{s.root}, p...)...) }
 
 type result struct {

@@ -23,12 +23,23 @@ func fixture(t *testing.T) map[string][]byte {
 	return files
 }
 
-// TestEveryPairOfStores copies a tree through gateway processes for every
-// ordered pair of {local, s3, gs, azure}, reads every object back through
-// the destination's own SDK, then syncs: one added object moves, then nothing.
+// TestEveryPairOfStores copies a tree for every ordered pair of {local,
+// s3, gs, azure}, reads every object back through the destination's own
+// SDK, then syncs: one added object moves, then nothing. Every store here is
+// reached from this machine, so the default copies in process; the
+// "gateways" run forces gateway processes (in_process false).
 func TestEveryPairOfStores(t *testing.T) {
+	for _, mode := range []string{"in-process", "gateways"} {
+		t.Run(mode, func(t *testing.T) { everyPairOfStores(t, mode == "in-process") })
+	}
+}
+
+func everyPairOfStores(t *testing.T, inProcess bool) {
 	s := newSandbox(t)
 	s.config("multipart_min_threshold_mb", "6", "multipart_chunk_size_mb", "5")
+	if !inProcess {
+		s.config("in_process", "false")
+	}
 	all := backends(t, s)
 	files := fixture(t)
 	var total int64
@@ -44,6 +55,15 @@ func TestEveryPairOfStores(t *testing.T) {
 				}
 				r := s.mustRun("cp", "-r", "-y", "--json", join(sb, "data"), join(db, "out/"))
 				done := doneEvent(t, r.stdout)
+				// Cloud stores are verified by content (the MD5 the source sent
+				// them); local disk, which reports none, is checked by CRC-32C
+				// on every write instead.
+				if dst.name != "local" && done["verified_md5"].(float64) == 0 {
+					t.Errorf("no object verified by MD5 at %s: %v", dst.name, done)
+				}
+				if done["in_process"] != inProcess {
+					t.Errorf("in_process %v in the summary, want %v", done["in_process"], inProcess)
+				}
 				if done["objects"].(float64) != float64(len(files)) || int64(done["bytes"].(float64)) != total {
 					t.Errorf("summary: %v objects, %v bytes; want %d, %d", done["objects"], done["bytes"], len(files), total)
 				}

@@ -45,6 +45,7 @@ func TestPlainProgress(t *testing.T) {
 // negative saving; a broadcast says objects and bytes per destination.
 func TestSummaryNumbers(t *testing.T) {
 	s := newSandbox(t)
+	s.useGateways()
 	src := s.path("src")
 	for i := range 3 {
 		writeFile(t, filepath.Join(src, fmt.Sprintf("tiny%d", i)), []byte("0123456789"))

@@ -29,6 +29,7 @@ func TestGatewayKilled(t *testing.T) {
 	for _, victim := range []string{"src-1", "dst1-1"} {
 		t.Run(victim, func(t *testing.T) {
 			s := newSandbox(t)
+			s.useGateways()
 			src, dst := s.path("src"), s.path("dst")
 			for i := range 24 {
 				writeFile(t, filepath.Join(src, fmt.Sprintf("d%d/f%02d", i%4, i)), randomBytes(t, 512<<10+i))

@@ -363,9 +363,12 @@ func skyplaneBinary(b *testing.B) string {
 }
 
 // run is one timed command; peak RSS comes from /usr/bin/time -v (the
-// largest single process among the command and its waited-for children).
+// largest single process among the command and its waited-for children),
+// CPU from the command's rusage (user + system of it and every descendant
+// it waited for: skyplane's gateways, a shell's pipeline).
 type run struct {
 	d, ttfb time.Duration
+	cpu     time.Duration
 	rssMB   float64
 	lines   int
 	stdout  []byte
@@ -424,6 +427,7 @@ func timeCmd(b *testing.B, env []string, firstKey string, name string, args ...s
 		b.Fatalf("%s %v: %v\nstdout:\n%s\nstderr:\n%s", name, args, err, tail(out.Bytes()), tail(errb.Bytes()))
 	}
 	r.stdout = out.Bytes()
+	r.cpu = CPUTime(cmd.ProcessState)
 	if rssFile != "" {
 		if txt, err := os.ReadFile(rssFile); err == nil {
 			if m := rssRE.FindSubmatch(txt); m != nil {
@@ -519,6 +523,7 @@ func BenchmarkWAN(b *testing.B) {
 		durs := make([][]time.Duration, len(cs))
 		ttfbs := make([][]time.Duration, len(cs))
 		rss := make([]float64, len(cs))
+		cpus := make([][]time.Duration, len(cs))
 		wire := make([]int64, len(cs))
 		for i := 0; i < runs; i++ {
 			for j, c := range cs {
@@ -534,17 +539,19 @@ func BenchmarkWAN(b *testing.B) {
 				durs[j] = append(durs[j], r.d)
 				ttfbs[j] = append(ttfbs[j], r.ttfb)
 				rss[j] = max(rss[j], r.rssMB)
+				cpus[j] = append(cpus[j], r.cpu)
 				if wb > 0 {
 					wire[j] = wb
 				}
-				b.Logf("run %d %-16s %-14s %6.2f s  %8.1f MB/s  %8.0f objects/s", i+1, w.name, c.tool, r.d.Seconds(),
-					float64(w.raw)/1e6/r.d.Seconds(), float64(w.objects)/r.d.Seconds())
+				b.Logf("run %d %-16s %-14s %6.2f s  %8.1f MB/s  %8.0f objects/s  %6.2f CPU-s", i+1, w.name, c.tool, r.d.Seconds(),
+					float64(w.raw)/1e6/r.d.Seconds(), float64(w.objects)/r.d.Seconds(), r.cpu.Seconds())
 			}
 		}
 		for j, c := range cs {
 			med := median(durs[j])
 			row := Row{Workload: w.name, Kind: w.kind, Tool: c.tool, Settings: c.settings, Runs: runs,
-				MedianSeconds: med.Seconds(), LinkCapacityMbps: c.capMbps, RawBytes: w.raw, Objects: w.objects, PeakRSSMB: rss[j]}
+				MedianSeconds: med.Seconds(), LinkCapacityMbps: c.capMbps, RawBytes: w.raw, Objects: w.objects, PeakRSSMB: rss[j],
+				CPUSeconds: median(cpus[j]).Seconds()}
 			if w.kind == "copy" {
 				row.WireBytes = wire[j]
 				if row.WireBytes == 0 {
@@ -631,7 +638,9 @@ func contenders(b *testing.B, l lab, w workload) []contender {
 			} else {
 				c.run = func(b *testing.B) (run, int64) {
 					os.RemoveAll(filepath.Join(home, "state"))
-					r := timeCmd(b, skyEnv, "", sky, "cp", "-r", "-y", "--json", "-n", strconv.Itoa(n),
+					// --gateways: the lab measures the WAN path between gateways,
+					// never the in-process copy both regions would allow here.
+					r := timeCmd(b, skyEnv, "", sky, "cp", "-r", "-y", "--json", "--gateways", "-n", strconv.Itoa(n),
 						"s3://"+srcBucket+"/"+w.prefix, "s3://"+skyDstBucket+"/"+w.prefix)
 					return r, wireBytes(r.stdout)
 				}
@@ -707,7 +716,7 @@ func contenders(b *testing.B, l lab, w workload) []contender {
 				r1 := timeCmd(b, srcEnv, "", p, a...)
 				a = append(append(append([]string{"--endpoint-url", l.dst}, common...), cpArgs...), dir+"/", "s3://"+dstBucket+"/"+w.prefix)
 				r2 := timeCmd(b, dstEnv, "", p, a...)
-				return run{d: r1.d + r2.d, rssMB: max(r1.rssMB, r2.rssMB)}, 0
+				return run{d: r1.d + r2.d, cpu: r1.cpu + r2.cpu, rssMB: max(r1.rssMB, r2.rssMB)}, 0
 			}
 		}
 		cs = append(cs, c)
@@ -739,7 +748,7 @@ func contenders(b *testing.B, l lab, w workload) []contender {
 				defer os.RemoveAll(dir)
 				r1 := timeCmd(b, aSrc, "", "/usr/bin/aws", "--endpoint-url", l.srcWAN, "s3", "cp", "--recursive", "--only-show-errors", "s3://"+srcBucket+"/"+w.prefix, dir+"/")
 				r2 := timeCmd(b, aDst, "", "/usr/bin/aws", "--endpoint-url", l.dst, "s3", "cp", "--recursive", "--only-show-errors", dir+"/", "s3://"+dstBucket+"/"+w.prefix)
-				return run{d: r1.d + r2.d, rssMB: max(r1.rssMB, r2.rssMB)}, 0
+				return run{d: r1.d + r2.d, cpu: r1.cpu + r2.cpu, rssMB: max(r1.rssMB, r2.rssMB)}, 0
 			}
 		}
 		cs = append(cs, c)

@@ -36,6 +36,11 @@ type Row struct {
 	Objects          int     `json:"objects"`
 	ObjectsPerSec    float64 `json:"objects_per_s"`
 	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	// CPUSeconds is the median user + system CPU time of the tool and every
+	// process it waited for (skyplane's local gateways); CPUSecondsPerGiB
+	// divides it by the raw GiB moved (copy).
+	CPUSeconds       float64 `json:"cpu_s"`
+	CPUSecondsPerGiB float64 `json:"cpu_s_per_gib"`
 	TTFBSeconds      float64 `json:"ttfb_s,omitempty"` // list: time to the first key printed
 	EgressUSD        float64 `json:"egress_usd"`       // estimated egress cost of WireBytes
 }
@@ -65,7 +70,7 @@ func finite(v float64) float64 {
 
 func sanitizeRow(r *Row) {
 	for _, p := range []*float64{&r.MedianSeconds, &r.GoodputMBps, &r.RatioVsSkyplane, &r.LinkCapacityMbps,
-		&r.PctOfLink, &r.ObjectsPerSec, &r.PeakRSSMB, &r.TTFBSeconds, &r.EgressUSD} {
+		&r.PctOfLink, &r.ObjectsPerSec, &r.PeakRSSMB, &r.TTFBSeconds, &r.EgressUSD, &r.CPUSeconds, &r.CPUSecondsPerGiB} {
 		*p = finite(*p)
 	}
 }
@@ -93,7 +98,10 @@ func Finish(rows []Row, m Meta) {
 	for i := range rows {
 		r := &rows[i]
 		sanitizeRow(r)
-		r.ObjectsPerSec, r.PctOfLink, r.EgressUSD, r.RatioVsSkyplane = 0, 0, 0, 0
+		r.ObjectsPerSec, r.PctOfLink, r.EgressUSD, r.RatioVsSkyplane, r.CPUSecondsPerGiB = 0, 0, 0, 0, 0
+		if r.Kind != listKind && r.RawBytes > 0 {
+			r.CPUSecondsPerGiB = finite(r.CPUSeconds / (float64(r.RawBytes) / (1 << 30)))
+		}
 		if r.MedianSeconds > 0 {
 			r.ObjectsPerSec = finite(float64(r.Objects) / r.MedianSeconds)
 			if r.GoodputMBps == 0 && r.Kind != listKind && r.RawBytes > 0 {
@@ -251,25 +259,25 @@ func markdown(m Meta, rows []Row) string {
 		}
 	}
 	if len(copies) > 0 {
-		b.WriteString("\n| workload | tool | goodput MB/s | ratio vs skyplane | % of link | wire/raw | objects/s | peak RSS MB | egress $ |\n")
-		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("\n| workload | tool | goodput MB/s | ratio vs skyplane | % of link | wire/raw | objects/s | CPU-s/GiB | peak RSS MB | egress $ |\n")
+		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, r := range copies {
 			wireRaw := "-"
 			if r.WireBytes > 0 && r.RawBytes > 0 {
 				wireRaw = fmt.Sprintf("%.3f", float64(r.WireBytes)/float64(r.RawBytes))
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %s | %.1f | %.0f | %s |\n",
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %s | %s | %s | %.1f | %s | %.0f | %s |\n",
 				mdCell(r.Workload), mdCell(r.Tool), r.GoodputMBps, orDash(r.RatioVsSkyplane, "%.2f"),
-				orDash(r.PctOfLink, "%.1f"), wireRaw, r.ObjectsPerSec, r.PeakRSSMB, orDash(r.EgressUSD, "%.4f"))
+				orDash(r.PctOfLink, "%.1f"), wireRaw, r.ObjectsPerSec, orDash(r.CPUSecondsPerGiB, "%.2f"), r.PeakRSSMB, orDash(r.EgressUSD, "%.4f"))
 		}
 	}
 	if len(lists) > 0 {
-		b.WriteString("\n| workload | tool | keys | seconds | keys/s | time to first key s | peak RSS MB |\n")
-		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("\n| workload | tool | keys | seconds | keys/s | time to first key s | CPU s | peak RSS MB |\n")
+		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, r := range lists {
-			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.0f | %s | %.0f |\n",
+			fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.0f | %s | %s | %.0f |\n",
 				mdCell(r.Workload), mdCell(r.Tool), r.Objects, r.MedianSeconds, r.ObjectsPerSec,
-				orDash(r.TTFBSeconds, "%.3f"), r.PeakRSSMB)
+				orDash(r.TTFBSeconds, "%.3f"), orDash(r.CPUSeconds, "%.2f"), r.PeakRSSMB)
 		}
 	}
 

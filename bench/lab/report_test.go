@@ -60,6 +60,19 @@ func TestFinish(t *testing.T) {
 			},
 		},
 		{
+			name: "CPU seconds per GiB of raw data moved; none for a listing",
+			meta: meta,
+			in: []Row{
+				{Workload: "large", Kind: "copy", Tool: "skyplane -n 1", MedianSeconds: 2, GoodputMBps: 50, RawBytes: 2 << 30, CPUSeconds: 3},
+				{Workload: "list", Kind: "list", Tool: "skyplane", MedianSeconds: 2, Objects: 10, CPUSeconds: 1},
+			},
+			want: []Row{
+				{Workload: "large", Kind: "copy", Tool: "skyplane -n 1", MedianSeconds: 2, GoodputMBps: 50, RawBytes: 2 << 30, CPUSeconds: 3,
+					CPUSecondsPerGiB: 1.5, RatioVsSkyplane: 1},
+				{Workload: "list", Kind: "list", Tool: "skyplane", MedianSeconds: 2, Objects: 10, CPUSeconds: 1, ObjectsPerSec: 5, RatioVsSkyplane: 1},
+			},
+		},
+		{
 			name: "each workload has its own reference",
 			meta: meta,
 			in: []Row{
@@ -183,17 +196,17 @@ func rptRows() []Row {
 	return []Row{
 		{Workload: "large-16x64MiB", Kind: "copy", Tool: "skyplane -n 1", Settings: "-n 1 --connections 32", Runs: 3, MedianSeconds: 20, RawBytes: 16 << 26, WireBytes: 16<<26 + 1000, Objects: 16, LinkCapacityMbps: 1000, PeakRSSMB: 120},
 		{Workload: "large-16x64MiB", Kind: "copy", Tool: "skyplane -n 2", Settings: "-n 2 --connections 32", Runs: 3, MedianSeconds: 10, RawBytes: 16 << 26, WireBytes: 16<<26 + 2000, Objects: 16, LinkCapacityMbps: 2000, PeakRSSMB: 130},
-		{Workload: "large-16x64MiB", Kind: "copy", Tool: "rclone", Settings: "--transfers 4", Runs: 3, MedianSeconds: 40, RawBytes: 16 << 26, Objects: 16, LinkCapacityMbps: 1000, PeakRSSMB: 80},
+		{Workload: "large-16x64MiB", Kind: "copy", Tool: "rclone", Settings: "--transfers 4", Runs: 3, MedianSeconds: 40, RawBytes: 16 << 26, Objects: 16, LinkCapacityMbps: 1000, PeakRSSMB: 80, CPUSeconds: 3},
 		{Workload: "small-10000x4KiB", Kind: "copy", Tool: "skyplane -n 1", Settings: "-n 1 --connections 32", Runs: 3, MedianSeconds: 5, RawBytes: 10000 << 12, Objects: 10000, LinkCapacityMbps: 1000},
 		{Workload: "small-10000x4KiB", Kind: "copy", Tool: "s5cmd", Settings: "--numworkers 32", Runs: 3, MedianSeconds: 2.5, RawBytes: 10000 << 12, Objects: 10000, LinkCapacityMbps: 1000},
 		{Workload: "list-1000000", Kind: "list", Tool: "skyplane -n 1", Settings: "ls --recursive", Runs: 3, MedianSeconds: 8, Objects: 1000000, TTFBSeconds: 0.25, PeakRSSMB: 60},
-		{Workload: "list-1000000", Kind: "list", Tool: "aws-cli", Runs: 3, MedianSeconds: 32, Objects: 1000000, TTFBSeconds: 1.5, PeakRSSMB: 90},
+		{Workload: "list-1000000", Kind: "list", Tool: "aws-cli", Runs: 3, MedianSeconds: 32, Objects: 1000000, TTFBSeconds: 1.5, PeakRSSMB: 90, CPUSeconds: 12},
 	}
 }
 
 const (
-	rptCopyHeader = "| workload | tool | goodput MB/s | ratio vs skyplane | % of link | wire/raw | objects/s | peak RSS MB | egress $ |"
-	rptListHeader = "| workload | tool | keys | seconds | keys/s | time to first key s | peak RSS MB |"
+	rptCopyHeader = "| workload | tool | goodput MB/s | ratio vs skyplane | % of link | wire/raw | objects/s | CPU-s/GiB | peak RSS MB | egress $ |"
+	rptListHeader = "| workload | tool | keys | seconds | keys/s | time to first key s | CPU s | peak RSS MB |"
 )
 
 func TestWriteReportJSONAndMarkdown(t *testing.T) {
@@ -264,10 +277,10 @@ func TestWriteReportJSONAndMarkdown(t *testing.T) {
 			t.Errorf("row %q is in the wrong table", cell)
 		}
 	}
-	if !strings.Contains(md, "| large-16x64MiB | rclone | 26.8 | 0.25 | 21.5 | - |") {
+	if !strings.Contains(md, "| large-16x64MiB | rclone | 26.8 | 0.25 | 21.5 | - | 0.4 | 3.00 | 80 |") {
 		t.Errorf("rclone large row wrongly formatted:\n%s", md)
 	}
-	if !strings.Contains(md, "| list-1000000 | aws-cli | 1000000 | 32.00 | 31250 | 1.500 | 90 |") {
+	if !strings.Contains(md, "| list-1000000 | aws-cli | 1000000 | 32.00 | 31250 | 1.500 | 12.00 | 90 |") {
 		t.Errorf("aws-cli list row wrongly formatted:\n%s", md)
 	}
 }

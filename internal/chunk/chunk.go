@@ -72,4 +72,11 @@ type Request struct {
 	// gateways read and write it only while that run is live, and only
 	// where that run's scopes say.
 	Run string `json:"run"`
+	// Checksum is what the source hashes the chunk with for the
+	// destination store to verify: "" MD5, ChecksumCRC32C CRC-32C (chosen
+	// by the client only when every destination checks it and needs no MD5).
+	Checksum string `json:"checksum,omitempty"`
 }
+
+// ChecksumCRC32C names the CRC-32C (Castagnoli) in Request.Checksum.
+const ChecksumCRC32C = "crc32c"

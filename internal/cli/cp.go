@@ -31,6 +31,7 @@ type transferFlags struct {
 	noMultipart bool
 	jsonOut     bool
 	noResume    bool
+	gatewaysOn  bool // --gateways
 	solver      string
 	include     []string
 	exclude     []string
@@ -56,6 +57,7 @@ func (f *transferFlags) register(cmd *cobra.Command, isSync bool) {
 	fl.BoolVar(&f.noMultipart, "no-multipart", false, "send every object whole")
 	fl.BoolVar(&f.jsonOut, "json", false, "print NDJSON events instead of text")
 	fl.BoolVar(&f.noResume, "no-resume", false, "send everything again, even if an interrupted run of this transfer left work to continue")
+	fl.BoolVar(&f.gatewaysOn, "gateways", false, "start gateways even when every one would run on this machine (default: copy in process; config in_process)")
 	fl.StringVar(&f.solver, "solver", "direct", "planner: direct (ron and ilp come with cloud regions)")
 	fl.StringArrayVar(&f.include, "include", nil, "copy only keys (relative to the source folder) matching this glob; repeatable (* within a path element, ** across)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out keys matching this glob, and never delete them with sync --delete; repeatable")
@@ -176,6 +178,9 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		cfg.MultipartEnabled = true
 	case f.noMultipart:
 		cfg.MultipartEnabled = false
+	}
+	if f.gatewaysOn {
+		cfg.InProcess = false
 	}
 	if f.solver != "direct" {
 		return usageErr(fmt.Errorf("--solver %s: only the direct solver is available in this build", f.solver))

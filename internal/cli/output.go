@@ -53,7 +53,8 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 		for _, g := range groups {
 			regions = append(regions, g.Region)
 		}
-		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": planProvider(groups)}
+		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": planProvider(groups),
+			"in_process": groups[0].InProcess}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
 		}
@@ -61,10 +62,16 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 		return
 	}
 	w := p.e.stdout
-	fmt.Fprintf(w, "Transfer plan (solver direct, %s gateways):\n", planProvider(groups))
-	fmt.Fprintf(w, "  source       %-16s %s  (%d gateway(s)%s)\n", groups[0].Region, src, gateways, onHosts(groups[0]))
+	where := func(g skyplane.PlanGroup) string { return fmt.Sprintf("%d gateway(s)%s", g.Gateways, onHosts(g)) }
+	if groups[0].InProcess {
+		fmt.Fprintf(w, "Transfer plan (solver direct, in-process: no network between source and destination; --gateways starts gateways):\n")
+		where = func(skyplane.PlanGroup) string { return "this process" }
+	} else {
+		fmt.Fprintf(w, "Transfer plan (solver direct, %s gateways):\n", planProvider(groups))
+	}
+	fmt.Fprintf(w, "  source       %-16s %s  (%s)\n", groups[0].Region, src, where(groups[0]))
 	for i, d := range dsts {
-		fmt.Fprintf(w, "  destination  %-16s %s  (%d gateway(s)%s)\n", groups[i+1].Region, d, groups[i+1].Gateways, onHosts(groups[i+1]))
+		fmt.Fprintf(w, "  destination  %-16s %s  (%s)\n", groups[i+1].Region, d, where(groups[i+1]))
 	}
 	if pv == nil {
 		fmt.Fprintf(w, "  objects are listed while they transfer\n")
@@ -208,7 +215,7 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 		gbps = float64(r.Bytes) * 8 / secs / 1e9
 	}
 	saved := 0.0
-	if r.Bytes > 0 && r.WireBytes < r.Bytes {
+	if r.Bytes > 0 && r.WireBytes < r.Bytes && !r.InProcess {
 		saved = 100 * (1 - float64(r.WireBytes)/float64(r.Bytes))
 	}
 	overhead := max(0, r.WireBytes-r.Bytes)
@@ -224,7 +231,7 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
 			"cost_usd": 0.0, "verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
-			"restarted": r.Restarted,
+			"restarted": r.Restarted, "in_process": r.InProcess,
 		})
 		return
 	}
@@ -246,6 +253,8 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 		fmt.Fprintf(w, "  Deleted:     %d\n", r.Deleted)
 	}
 	switch {
+	case r.InProcess:
+		fmt.Fprintf(w, "  Wire bytes:  none (copied in process: no network between source and destination)\n")
 	case saved > 0:
 		fmt.Fprintf(w, "  Wire bytes:  %s (%d bytes; %.1f%% saved by compression)\n", humanBytes(r.WireBytes), r.WireBytes, saved)
 	case overhead == 0:

@@ -45,7 +45,8 @@ func (r *Routed) distinct() []Provider {
 	return out
 }
 
-func (r *Routed) providerOf(region string) Provider {
+// ProviderOf is the provider that runs region's gateways.
+func (r *Routed) ProviderOf(region string) Provider {
 	if p, ok := r.ByRegion[region]; ok {
 		return p
 	}
@@ -59,7 +60,7 @@ func (r *Routed) Provision(ctx context.Context, specs []Spec, shared Shared) ([]
 	var order []Provider
 	idx := map[Provider][]int{}
 	for i, s := range specs {
-		p := r.providerOf(s.Region)
+		p := r.ProviderOf(s.Region)
 		if p == nil {
 			return nil, fmt.Errorf("gateway %s: no provider for region %q", s.ID, s.Region)
 		}

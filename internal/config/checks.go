@@ -9,6 +9,19 @@ import (
 	"unicode"
 )
 
+// Values of checksum_algorithm.
+const (
+	ChecksumAuto = "auto"
+	ChecksumMD5  = "md5"
+)
+
+func checkChecksumAlgorithm(v string) error {
+	if v != ChecksumAuto && v != ChecksumMD5 {
+		return fmt.Errorf("is not %s or %s", ChecksumAuto, ChecksumMD5)
+	}
+	return nil
+}
+
 func checkName(v string) error {
 	if v == "" {
 		return errors.New("is empty")

@@ -67,6 +67,14 @@ type Config struct {
 	// UsageStatsEndpoint (key usage_stats_endpoint) is where usage statistics
 	// are POSTed; "" means they are sent nowhere.
 	UsageStatsEndpoint string
+	// InProcess (key in_process): when every gateway of a plan would run on
+	// this machine, the client reads and writes itself, with no gateway
+	// processes; false always starts gateways.
+	InProcess bool
+	// ChecksumAlgorithm (key checksum_algorithm): "auto" hashes a chunk with
+	// CRC-32C where every destination store checks it and verification needs
+	// no MD5 (local disk), MD5 elsewhere; "md5" always MD5.
+	ChecksumAlgorithm string
 }
 
 // Default returns the defaults of the original Skyplane, plus
@@ -113,6 +121,8 @@ func Default() Config {
 		HostsFile:               "",
 		GatewaysPerHost:         4,
 		UsageStatsEndpoint:      "",
+		InProcess:               true,
+		ChecksumAlgorithm:       ChecksumAuto,
 	}
 }
 
@@ -179,6 +189,8 @@ func (d *keyDef) stringAllowed() string {
 		return `a file path, or "" for the running skyplane binary`
 	case "hosts_file":
 		return `a file path, or "" for no hosts inventory`
+	case "checksum_algorithm":
+		return ChecksumAuto + " or " + ChecksumMD5
 	default:
 		return "a non-empty name without spaces"
 	}
@@ -253,6 +265,10 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.HostsFile }},
 	{name: "gateways_per_host", help: "most gateways one inventory host runs for a transfer",
 		i: func(c *Config) *int { return &c.GatewaysPerHost }, min: 1, max: 64},
+	{name: "checksum_algorithm", help: "what the source hashes each chunk with for the destination to verify: auto (CRC-32C where every destination checks it and verification needs no MD5, MD5 elsewhere) or md5 (always)",
+		s: func(c *Config) *string { return &c.ChecksumAlgorithm }, check: checkChecksumAlgorithm},
+	{name: "in_process", help: "when every gateway would run on this machine, copy inside the client without gateway processes (false, or --gateways: always start gateways)",
+		b: func(c *Config) *bool { return &c.InProcess }},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
 		s: func(c *Config) *string { return &c.UsageStatsEndpoint }, check: checkOptionalURL},
 }

@@ -49,6 +49,8 @@ var originalDefaults = map[string]string{
 	"hosts_file":                 "",
 	"gateways_per_host":          "4",
 	"usage_stats_endpoint":       "",
+	"in_process":                 "true",
+	"checksum_algorithm":         "auto",
 }
 
 var originalTypes = map[string]string{
@@ -63,6 +65,7 @@ var originalTypes = map[string]string{
 	"gcp_service_account_name": "string", "gcp_use_spot_instances": "bool", "gcp_default_region": "string",
 	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string",
 	"hosts_file": "string", "gateways_per_host": "int",
+	"in_process": "bool", "checksum_algorithm": "string",
 }
 
 func TestDefaultsMatchBrief(t *testing.T) {
@@ -88,7 +91,7 @@ func TestDefaultsMatchBrief(t *testing.T) {
 		AWSInstanceClass: "m5.8xlarge", AWSDefaultRegion: "us-east-1",
 		AzureInstanceClass: "Standard_D32_v5", AzureDefaultRegion: "eastus",
 		GCPInstanceClass: "n2-standard-32", GCPUsePremiumNetwork: true, GCPServiceAccountName: "skyplane-manual",
-		GCPDefaultRegion: "us-central1-a", GatewaysPerHost: 4,
+		GCPDefaultRegion: "us-central1-a", GatewaysPerHost: 4, InProcess: true, ChecksumAlgorithm: "auto",
 	}
 	if d != want {
 		t.Errorf("Default() = %+v\nwant       %+v", d, want)
@@ -160,6 +163,8 @@ func sampleValue(key, typ, def string) string {
 		return "/etc/skyplane/hosts.yaml"
 	case "gcp_service_account_name":
 		return "my-transfer-sa"
+	case "checksum_algorithm":
+		return ChecksumMD5 // the value other than the default
 	}
 	return "some-other-" + strings.ReplaceAll(key, "_", "-")
 }

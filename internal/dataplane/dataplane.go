@@ -69,7 +69,9 @@ type Dataplane struct {
 	mu          sync.Mutex
 	provisioned bool
 	instances   []compute.Instance
-	groups      map[string][]*control.Client // group key → its gateways
+	groups      map[string][]*gatewayRef // group key → its gateways
+	// local is the client's own gateway when the plan runs in process.
+	local *inProcess
 	// hopOwner maps a data address in a route (as rewritten by RouteHook)
 	// to the gateway behind it.
 	hopOwner map[string]string
@@ -149,6 +151,10 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 	if d.provisioned {
 		return errors.New("dataplane already provisioned")
 	}
+	if runsInProcess(d.plan, d.opts.Provider, d.opts.Config) {
+		d.provisionInProcess()
+		return nil
+	}
 	var specs []compute.Spec
 	for gi, g := range d.plan.Groups {
 		for i := range g.Gateways {
@@ -178,14 +184,14 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 	for _, in := range insts {
 		byID[in.ID] = in
 	}
-	d.groups = map[string][]*control.Client{}
+	d.groups = map[string][]*gatewayRef{}
 	d.hopOwner = map[string]string{}
 	data := map[string][]string{}
 	owner := map[string]string{} // data address → gateway id
 	for gi, g := range d.plan.Groups {
 		for i := range g.Gateways {
 			in := byID[gatewayID(gi, g, i)]
-			d.groups[g.Key] = append(d.groups[g.Key], control.NewClient(in.ID, in.Control, d.secret))
+			d.groups[g.Key] = append(d.groups[g.Key], &gatewayRef{ID: in.ID, gatewayAPI: control.NewClient(in.ID, in.Control, d.secret)})
 			data[g.Key] = append(data[g.Key], in.Data)
 			owner[in.Data] = in.ID
 		}
@@ -201,7 +207,7 @@ func (d *Dataplane) Provision(ctx context.Context) (err error) {
 			return err
 		}
 		for _, c := range d.groups[g.Key] {
-			if err := c.SetProgram(ctx, prog); err != nil {
+			if err := c.gatewayAPI.(*control.Client).SetProgram(ctx, prog); err != nil {
 				return fmt.Errorf("install program on gateway %s: %w", c.ID, err)
 			}
 		}
@@ -271,6 +277,11 @@ func (d *Dataplane) intraRegion() bool {
 func (d *Dataplane) Deprovision(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.local != nil {
+		d.local.stop()
+		d.local, d.provisioned = nil, false
+		return nil
+	}
 	err := d.opts.Provider.Deprovision(ctx)
 	d.provisioned = false
 	// Boot files are removed by the gateways once read; make sure no key
@@ -285,8 +296,8 @@ func (d *Dataplane) Deprovision(ctx context.Context) error {
 	return err
 }
 
-func (d *Dataplane) clients(role planner.Role) []*control.Client {
-	var out []*control.Client
+func (d *Dataplane) clients(role planner.Role) []*gatewayRef {
+	var out []*gatewayRef
 	for _, g := range d.plan.Groups {
 		if g.Role == role {
 			out = append(out, d.groups[g.Key]...)
@@ -307,8 +318,8 @@ func (d *Dataplane) groupOf(id string) string {
 	return ""
 }
 
-func (d *Dataplane) allClients() []*control.Client {
-	var out []*control.Client
+func (d *Dataplane) allClients() []*gatewayRef {
+	var out []*gatewayRef
 	for _, g := range d.plan.Groups {
 		out = append(out, d.groups[g.Key]...)
 	}

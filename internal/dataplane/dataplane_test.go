@@ -253,14 +253,20 @@ func TestCorruptionRetriedUnderRace(t *testing.T) {
 
 // TestCancelThenResume: cancelling midway keeps open uploads (hidden) and
 // the journal; running the same job again continues them, sends less than
-// everything, and leaves no upload open.
+// everything, and leaves no upload open. Through gateways and in process.
 func TestCancelThenResume(t *testing.T) {
+	for name, p := range testProviders() {
+		t.Run(name, func(t *testing.T) { testCancelThenResume(t, p) })
+	}
+}
+
+func testCancelThenResume(t *testing.T, provider func() compute.Provider) {
 	src, dst, journals := t.TempDir(), t.TempDir(), t.TempDir()
 	files := writeTree(t, src, 3, func(int) int { return 8 << 20 })
 	job := Job{Src: loc(t, src), Dsts: []objstore.Location{loc(t, dst)}, Recursive: true}
 	run := func(ctx context.Context, hooks control.TestHooks, progress func(Progress)) (*Result, error) {
 		plan, _ := planner.Direct("local:src", []string{"local:dst"}, 1)
-		d, err := New(plan, Options{Config: testConfig(), Provider: &inproc{}, Dir: t.TempDir(), JournalDir: journals, Log: quietLog(), Test: hooks})
+		d, err := New(plan, Options{Config: testConfig(), Provider: provider(), Dir: t.TempDir(), JournalDir: journals, Log: quietLog(), Test: hooks})
 		if err != nil {
 			t.Fatal(err)
 		}

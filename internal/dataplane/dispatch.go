@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
-	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 )
 
 // dispatcher batches chunk requests and spreads them over the source
@@ -83,10 +82,10 @@ func (r *run) dispatcher() {
 
 // alive is the gateways of list not lost (all of them if every one is:
 // the transfer is failing then anyway).
-func (r *run) alive(list []*control.Client) []*control.Client {
+func (r *run) alive(list []*gatewayRef) []*gatewayRef {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []*control.Client
+	var out []*gatewayRef
 	for _, c := range list {
 		if !r.table.isLost(c.ID) {
 			out = append(out, c)

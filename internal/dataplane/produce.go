@@ -134,10 +134,11 @@ func (r *run) startObject(ji int, js jobStores, it item, prev *objState) error {
 	}
 	var reqs []chunk.Request
 	var landed int64
+	sum := r.checksumFor(o)
 	r.mu.Lock()
 	for _, rg := range ranges {
 		req := chunk.Request{ID: chunk.NewID(), Src: js.srcRef, SrcKey: it.obj.Key, SrcVersion: it.obj.Version,
-			Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part, Run: r.id}
+			Offset: rg.Offset, Length: rg.Length, PartNumber: rg.Part, Checksum: sum, Run: r.id}
 		cs := &chunkState{obj: o, pending: map[string]bool{}} // the clock starts when a gateway accepts it
 		for _, od := range o.dests {
 			if rg.Part > 0 && od.parts[rg.Part-1].ETag != "" {

@@ -10,7 +10,7 @@ import (
 )
 
 // track long-polls one gateway's chunk status log.
-func (r *run) track(c *control.Client) {
+func (r *run) track(c *gatewayRef) {
 	since := r.d.cursor(c.ID)
 	defer func() { r.d.setCursor(c.ID, since) }()
 	failures := 0
@@ -114,7 +114,7 @@ func (r *run) retryLocked(cs *chunkState, reason string, backoff, transport bool
 
 // gatewayLost takes a gateway that stopped answering out of the transfer
 // and sends its unfinished chunks again through the survivors of its group.
-func (r *run) gatewayLost(c *control.Client, err error) {
+func (r *run) gatewayLost(c *gatewayRef, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	held, first := r.table.lose(c.ID, r.d.hopOwner)

@@ -66,6 +66,8 @@ type Result struct {
 	// Restarted counts objects rewritten at the source while in flight and
 	// started again from their new version.
 	Restarted int
+	// InProcess: the client moved every chunk itself, without gateways.
+	InProcess bool
 	Stats     []control.Stats // per gateway, at the end of the transfer
 
 	// Failed are objects a destination cannot hold, left out (Run then
@@ -186,6 +188,9 @@ func (d *Dataplane) Run(ctx context.Context, jobs []*Resolved, onProgress func(P
 		return nil, err
 	}
 	r.limitParts(stores)
+	if d.local != nil {
+		d.local.useStores(stores)
+	}
 	if r.id, err = r.registerRun(stores); err != nil {
 		return nil, err
 	}
@@ -292,6 +297,7 @@ func (d *Dataplane) Run(ctx context.Context, jobs []*Resolved, onProgress func(P
 	res := r.result
 	res.Retries = r.prog.Retries
 	res.GatewaysLost = r.lostGateways
+	res.InProcess = d.local != nil
 	res.Duration = time.Since(r.start)
 	res.Stats = d.stats(context.WithoutCancel(ctx))
 	res.WireBytes = wireDelta(d, before, res.Stats)

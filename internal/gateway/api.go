@@ -55,7 +55,7 @@ func (g *Gateway) routes() http.Handler {
 		since, _ := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
 		waitMS, _ := strconv.Atoi(r.URL.Query().Get("wait_ms"))
 		wait := min(time.Duration(max(waitMS, 0))*time.Millisecond, 30*time.Second)
-		events := g.status.since(r.Context(), since, wait)
+		events := g.status.Since(r.Context(), since, wait)
 		if events == nil {
 			events = []control.Event{}
 		}

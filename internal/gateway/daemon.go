@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skyplane-project/skyplane-go/internal/bufpool"
 	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
@@ -73,12 +74,12 @@ type Gateway struct {
 	queuedBytes atomic.Int64
 	sendQ       map[string]chan *outFrame
 	writeQ      chan *inFrame
-	budget      *budget
+	budget      *bufpool.Budget
 	jobs        registry
 	// inbound counts open data connections, against the connection limit.
 	inbound atomic.Int64
 
-	status  *statusLog
+	status  *control.StatusLog
 	errMu   sync.Mutex
 	errs    []string
 	stats   counters
@@ -95,6 +96,7 @@ type counters struct {
 	wireSent, wireRecv, rawSent, rawRecv       atomic.Int64
 	framesSent, framesRecv, framesRejected     atomic.Int64
 	chunksRead, chunksWritten, connectionsUsed atomic.Int64
+	writtenCRC32C                              atomic.Int64
 	connectionsRefused, framesOutsideJobs      atomic.Int64
 	framesStale, requestsDropped               atomic.Int64
 }
@@ -169,7 +171,7 @@ func StartWith(ctx context.Context, boot control.Boot, log *slog.Logger, stores 
 		storeBase: stores,
 		log:       log.With("gateway", boot.ID),
 		progSet:   make(chan struct{}),
-		status:    newStatusLog(),
+		status:    control.NewStatusLog(),
 		stopped:   make(chan struct{}),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -231,7 +233,7 @@ func (g *Gateway) Stats() control.Stats {
 		RawBytesSent: g.stats.rawSent.Load(), RawBytesRecv: g.stats.rawRecv.Load(),
 		FramesSent: g.stats.framesSent.Load(), FramesRecv: g.stats.framesRecv.Load(),
 		FramesRejected: g.stats.framesRejected.Load(),
-		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(),
+		ChunksRead:     g.stats.chunksRead.Load(), ChunksWritten: g.stats.chunksWritten.Load(), WrittenCRC32C: g.stats.writtenCRC32C.Load(),
 		ConnectionsUsed:    g.stats.connectionsUsed.Load(),
 		ConnectionsRefused: g.stats.connectionsRefused.Load(),
 		FramesOutsideJobs:  g.stats.framesOutsideJobs.Load(),
@@ -312,7 +314,7 @@ func (g *Gateway) installOnce(p control.Program) error {
 		g.sinks[region] = true
 	}
 	g.prog = p
-	g.budget = newBudget(p.MemoryBudget)
+	g.budget = bufpool.NewBudget(p.MemoryBudget)
 	g.corrupt.Store(int64(p.Test.CorruptFrames))
 	g.sendQ = map[string]chan *outFrame{}
 	for region, hops := range p.Routes {
@@ -383,7 +385,7 @@ func (g *Gateway) enqueue(reqs []chunk.Request) (int, error) {
 
 func (g *Gateway) event(e control.Event) {
 	e.Gateway = g.boot.ID
-	g.status.add(e)
+	g.status.Add(e)
 }
 
 // store opens (once) the bucket a request names.

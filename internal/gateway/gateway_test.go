@@ -222,58 +222,6 @@ func TestWrongKeyRejected(t *testing.T) {
 	}
 }
 
-func TestStatusLogTrimsAcknowledged(t *testing.T) {
-	l := newStatusLog()
-	for i := range 10 {
-		l.add(control.Event{Bytes: int64(i)})
-	}
-	ctx := context.Background()
-	if got := l.since(ctx, 0, 0); len(got) != 10 || got[9].Seq != 9 {
-		t.Fatalf("since 0: %+v", got)
-	}
-	if got := l.since(ctx, 7, 0); len(got) != 3 || got[0].Seq != 7 {
-		t.Fatalf("since 7: %+v", got)
-	}
-	if len(l.events) != 3 {
-		t.Errorf("acknowledged events kept: %d", len(l.events))
-	}
-	done := make(chan []control.Event)
-	go func() { done <- l.since(ctx, 10, 5*time.Second) }()
-	time.Sleep(20 * time.Millisecond)
-	l.add(control.Event{Bytes: 10})
-	if got := <-done; len(got) != 1 || got[0].Seq != 10 {
-		t.Errorf("long poll got %+v", got)
-	}
-	if got := l.since(ctx, 11, 10*time.Millisecond); got != nil {
-		t.Errorf("empty poll got %+v", got)
-	}
-}
-
-func TestBudget(t *testing.T) {
-	b := newBudget(100)
-	ctx := context.Background()
-	if err := b.acquire(ctx, 60); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan struct{})
-	go func() {
-		_ = b.acquire(ctx, 1000) // larger than the budget: waits for all of it
-		close(got)
-	}()
-	select {
-	case <-got:
-		t.Fatal("acquired beyond the budget")
-	case <-time.After(20 * time.Millisecond):
-	}
-	b.release(60)
-	<-got
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := b.acquire(cctx, 1); err == nil {
-		t.Error("acquire on an exhausted budget ignored cancellation")
-	}
-}
-
 func hexString(b []byte) string {
 	const digits = "0123456789abcdef"
 	out := make([]byte, 2*len(b))
@@ -369,23 +317,5 @@ func TestTLSBetweenGateways(t *testing.T) {
 			t.Fatalf("refusals not recorded: %v", errs)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// TestStatusLogFromBeforeBase: a reader asking from before what earlier
-// readers acknowledged (a new run on a reused dataplane starting at zero)
-// gets the log from its first event, not nothing forever.
-func TestStatusLogFromBeforeBase(t *testing.T) {
-	l := newStatusLog()
-	for range 3 {
-		l.add(control.Event{State: control.StateSent})
-	}
-	if got := l.since(context.Background(), 2, 0); len(got) != 1 || got[0].Seq != 2 {
-		t.Fatalf("since(2) = %+v", got)
-	}
-	l.add(control.Event{State: control.StateComplete})
-	got := l.since(context.Background(), 0, time.Second)
-	if len(got) != 2 || got[0].Seq != 2 || got[1].Seq != 3 {
-		t.Fatalf("since(0) after the log moved on = %+v; want events 2 and 3", got)
 	}
 }

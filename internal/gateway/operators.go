@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +32,7 @@ type inFrame struct {
 	dest    chunk.Dest
 	data    []byte
 	md5     [16]byte
+	crc32c  uint32 // when req.Checksum asks for it
 	release func() // recycles data once written
 }
 
@@ -55,14 +54,14 @@ type connBudget struct {
 }
 
 func (b connBudget) Acquire(n int64) error {
-	if err := b.g.budget.acquire(b.g.ctx, n); err != nil {
+	if err := b.g.budget.Acquire(b.g.ctx, n); err != nil {
 		return err
 	}
 	_ = b.conn.SetReadDeadline(time.Now().Add(b.g.idleTimeout()))
 	return nil
 }
 
-func (b connBudget) Release(n int64) { b.g.budget.release(n) }
+func (b connBudget) Release(n int64) { b.g.budget.Release(n) }
 
 func (g *Gateway) idleTimeout() time.Duration {
 	return time.Duration(g.prog.IdleTimeoutMS) * time.Millisecond
@@ -84,12 +83,12 @@ func (g *Gateway) reader() {
 			g.stats.requestsDropped.Add(1)
 			continue
 		}
-		if err := g.budget.acquire(g.ctx, req.Length); err != nil {
+		if err := g.budget.Acquire(g.ctx, req.Length); err != nil {
 			return
 		}
 		buf, data, err := g.readRange(req)
 		if err != nil {
-			g.budget.release(req.Length)
+			g.budget.Release(req.Length)
 			g.event(control.Event{Chunk: req.ID, Attempt: req.Attempt, State: control.StateFailed,
 				Err: fmt.Sprintf("read %s [%d,+%d): %v", req.SrcKey, req.Offset, req.Length, err), Retryable: retryable(err),
 				Changed: errors.Is(err, objstore.ErrChanged)})
@@ -97,7 +96,12 @@ func (g *Gateway) reader() {
 		}
 		g.stats.chunksRead.Add(1)
 		var sum [16]byte
-		if g.prog.VerifyChecksums {
+		var crc uint32
+		switch {
+		case !g.prog.VerifyChecksums:
+		case req.Checksum == chunk.ChecksumCRC32C:
+			crc = objstore.CRC32C(data)
+		default:
 			sum = md5.Sum(data)
 		}
 		left := atomic.Int32{}
@@ -105,14 +109,14 @@ func (g *Gateway) reader() {
 		done := func() {
 			if left.Add(-1) == 0 {
 				bufpool.Put(buf)
-				g.budget.release(req.Length)
+				g.budget.Release(req.Length)
 			}
 		}
 		// One destination: the sender may seal the data where it lies.
 		// Several (broadcast): every copy reads the shared data.
 		owned := len(req.Dests) == 1
 		for _, d := range req.Dests {
-			meta, _ := json.Marshal(frameMeta{Target: d.Group, Req: req})
+			meta, _ := json.Marshal(frameMeta{Target: d.Group, Req: req, CRC32C: crc})
 			f := &wire.Frame{ChunkID: req.ID, Meta: meta, Data: data, MD5: sum, Buf: buf, Owned: owned}
 			of := &outFrame{frame: f, req: req, done: done}
 			select {
@@ -367,7 +371,7 @@ func (g *Gateway) dispatchIn(f *wire.Frame, meta frameMeta) bool {
 			return true
 		}
 		select {
-		case g.writeQ <- &inFrame{req: meta.Req, dest: dest, data: f.Data, md5: f.MD5, release: f.Release}:
+		case g.writeQ <- &inFrame{req: meta.Req, dest: dest, data: f.Data, md5: f.MD5, crc32c: meta.CRC32C, release: f.Release}:
 			return true
 		case <-g.ctx.Done():
 			return false
@@ -407,20 +411,17 @@ func (g *Gateway) writer() {
 			continue
 		}
 		var etag string
-		var sum []byte // nil: the user turned verify_checksums off
-		if g.prog.VerifyChecksums {
-			sum = in.md5[:]
+		var sums objstore.Sums // none: the user turned verify_checksums off
+		switch {
+		case !g.prog.VerifyChecksums:
+		case in.req.Checksum == chunk.ChecksumCRC32C:
+			sums = objstore.Sums{CRC32C: in.crc32c, UseCRC32C: true}
+		default:
+			sums.MD5 = in.md5[:]
 		}
 		sink, err := g.store(in.dest.Bucket)
-		switch {
-		case err != nil:
-		case in.dest.UploadID != "":
-			etag, err = sink.UploadPart(g.ctx, in.dest.Key, in.dest.UploadID, objstore.Part{
-				Number: in.req.PartNumber, Offset: in.req.Offset, Size: size, MD5: sum,
-			}, bytes.NewReader(in.data))
-		default:
-			err = sink.Write(g.ctx, in.dest.Key, bytes.NewReader(in.data), size, sum)
-			etag = hex.EncodeToString(sum)
+		if err == nil {
+			etag, err = sums.Land(g.ctx, sink, in.dest.Key, in.dest.UploadID, objstore.Part{Number: in.req.PartNumber, Offset: in.req.Offset}, in.data)
 		}
 		in.release()
 		if err != nil {
@@ -429,10 +430,13 @@ func (g *Gateway) writer() {
 			continue
 		}
 		g.stats.chunksWritten.Add(1)
+		if sums.UseCRC32C {
+			g.stats.writtenCRC32C.Add(1)
+		}
 		if !g.jobs.current(in.req.ID, in.req.Attempt) {
 			continue // superseded while writing: the newer attempt completes
 		}
-		g.event(control.Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: control.StateComplete, Group: in.dest.Group, ETag: etag, MD5: hex.EncodeToString(sum), Bytes: size})
+		g.event(control.Event{Chunk: in.req.ID, Attempt: in.req.Attempt, State: control.StateComplete, Group: in.dest.Group, ETag: etag, MD5: sums.MD5Hex(), CRC32C: sums.CRC32CHex(), Bytes: size})
 	}
 }
 
@@ -447,16 +451,5 @@ func (g *Gateway) refuseOutside(id [16]byte, meta frameMeta, dest chunk.Dest) {
 		Err: fmt.Sprintf("write to %s key %q refused: outside every registered job", dest.Bucket.URL, dest.Key)})
 }
 
-// retryable classes an error: missing objects, denied access and what
-// cannot succeed on retry (a full disk, a directory in the way, a key the
-// store cannot hold) will not heal by retrying; everything else (resets,
-// 5xx, checksum) may.
-func retryable(err error) bool {
-	switch {
-	case errors.Is(err, objstore.ErrNotFound), errors.Is(err, objstore.ErrAccessDenied),
-		errors.Is(err, objstore.ErrBucketNotFound), errors.Is(err, objstore.ErrUploadNotFound),
-		objstore.IsPermanent(err):
-		return false
-	}
-	return true
-}
+// retryable: whether a chunk that met err is worth sending again.
+func retryable(err error) bool { return objstore.ChunkRetryable(err) }

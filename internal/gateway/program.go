@@ -13,6 +13,9 @@ import (
 type frameMeta struct {
 	Target string        `json:"target"` // destination group key this copy is for
 	Req    chunk.Request `json:"req"`
+	// CRC32C is the chunk's CRC-32C when Req.Checksum asks for it (the
+	// frame's MD5 field is then zero); authenticated with the frame.
+	CRC32C uint32 `json:"crc32c,omitempty"`
 }
 
 func (m frameMeta) dest() (chunk.Dest, bool) {

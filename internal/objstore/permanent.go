@@ -38,3 +38,17 @@ func IsPermanent(err error) bool {
 type KeyChecker interface {
 	CheckKey(key string) error
 }
+
+// ChunkRetryable classes an error met moving one chunk: missing objects,
+// denied access and what cannot succeed on retry (a full disk, a directory
+// in the way, a key the store cannot hold) will not heal by sending the
+// chunk again; everything else (resets, 5xx, a checksum mismatch) may.
+func ChunkRetryable(err error) bool {
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrAccessDenied),
+		errors.Is(err, ErrBucketNotFound), errors.Is(err, ErrUploadNotFound),
+		IsPermanent(err):
+		return false
+	}
+	return true
+}

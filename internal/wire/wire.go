@@ -60,7 +60,9 @@
 //	32     4    meta length (at most MaxMeta)
 //	36     8    wire length (payload bytes following the header)
 //	44     8    raw length (length of the chunk data)
-//	52     16   checksum: MD5 of the raw chunk data
+//	52     16   checksum: MD5 of the raw chunk data, or all zero when the
+//	            meta's chunk request asks for a CRC-32C instead (the
+//	            gateways' meta then carries it, authenticated like the rest)
 //
 // body is the LZ4 block encoding of the data when the compressed flag is set
 // (the sender compresses only when that is strictly smaller than the data,
@@ -213,7 +215,7 @@ type Frame struct {
 	ChunkID [16]byte
 	Meta    []byte   // opaque metadata (a JSON chunk request), authenticated (and sealed) with the data
 	Data    []byte   // the raw chunk bytes
-	MD5     [16]byte // MD5 of Data, computed by the source as it read the data
+	MD5     [16]byte // MD5 of Data, computed by the source as it read the data (zero when the meta carries a CRC-32C instead)
 
 	// Buf, when set, is the pooled buffer Data lives in, laid out by
 	// NewFrameBuffer: HeaderSize bytes of headroom, then Data, then room for

@@ -162,24 +162,30 @@ type Event struct {
 	Changed bool   `json:"changed,omitempty"`
 	Hop     string `json:"hop,omitempty"` // next hop's data address (sent events)
 	MD5     string `json:"md5,omitempty"` // of the chunk as read at the source (complete events)
+	// CRC32C (8 hex digits) is the chunk's CRC-32C as read at the source,
+	// for requests that asked for it instead of the MD5 (complete events).
+	CRC32C  string `json:"crc32c,omitempty"`
 	Gateway string `json:"gateway"`
 }
 
 // Stats are a gateway's counters.
 type Stats struct {
-	ID              string `json:"id"`
-	Region          string `json:"region"`
-	WireBytesSent   int64  `json:"wire_bytes_sent"`
-	WireBytesRecv   int64  `json:"wire_bytes_recv"`
-	RawBytesSent    int64  `json:"raw_bytes_sent"`
-	RawBytesRecv    int64  `json:"raw_bytes_recv"`
-	FramesSent      int64  `json:"frames_sent"`
-	FramesRecv      int64  `json:"frames_recv"`
-	FramesRejected  int64  `json:"frames_rejected"`
-	ChunksRead      int64  `json:"chunks_read"`
-	ChunksWritten   int64  `json:"chunks_written"`
-	ConnectionsUsed int64  `json:"connections_used"` // inbound connections that carried ≥ 1 frame
-	StoreRetries    int64  `json:"store_retries"`    // store requests retried (throttling, 5xx)
+	ID             string `json:"id"`
+	Region         string `json:"region"`
+	WireBytesSent  int64  `json:"wire_bytes_sent"`
+	WireBytesRecv  int64  `json:"wire_bytes_recv"`
+	RawBytesSent   int64  `json:"raw_bytes_sent"`
+	RawBytesRecv   int64  `json:"raw_bytes_recv"`
+	FramesSent     int64  `json:"frames_sent"`
+	FramesRecv     int64  `json:"frames_recv"`
+	FramesRejected int64  `json:"frames_rejected"`
+	ChunksRead     int64  `json:"chunks_read"`
+	ChunksWritten  int64  `json:"chunks_written"`
+	// WrittenCRC32C counts chunks written checked by a CRC-32C instead of
+	// an MD5 (chunk.Request.Checksum).
+	WrittenCRC32C   int64 `json:"written_crc32c"`
+	ConnectionsUsed int64 `json:"connections_used"` // inbound connections that carried ≥ 1 frame
+	StoreRetries    int64 `json:"store_retries"`    // store requests retried (throttling, 5xx)
 	// ConnectionsRefused: inbound data connections over the limit, closed.
 	ConnectionsRefused int64 `json:"connections_refused"`
 	// FramesOutsideJobs: authenticated frames naming a store or key no

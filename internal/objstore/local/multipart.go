@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -110,6 +109,17 @@ func readMarker(p string) (marker, error) {
 // bytes that are on disk. A part may be
 // uploaded again; its marker is removed before its bytes are rewritten.
 func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore.Part, r io.Reader) (string, error) {
+	// The part's ETag is its MD5, checked against p.MD5 when set.
+	return s.uploadPart(ctx, key, uploadID, p, r, &check{name: "md5", h: md5.New(), want: p.MD5})
+}
+
+// UploadPartCRC32C is UploadPart checked by the part's CRC-32C, which is
+// also its ETag (no MD5 is computed).
+func (s *Store) UploadPartCRC32C(ctx context.Context, key, uploadID string, p objstore.Part, crc uint32, r io.Reader) (string, error) {
+	return s.uploadPart(ctx, key, uploadID, p, r, crcCheck(crc))
+}
+
+func (s *Store) uploadPart(ctx context.Context, key, uploadID string, p objstore.Part, r io.Reader, c *check) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -132,8 +142,7 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore
 		f.Close()
 		return "", osErr("upload part: remove old marker", mp, err)
 	}
-	h := md5.New()
-	n, err := copyN(ctx, io.MultiWriter(io.NewOffsetWriter(f, p.Offset), h), r, p.Size)
+	n, err := copyN(ctx, io.MultiWriter(io.NewOffsetWriter(f, p.Offset), c.h), r, p.Size)
 	if err == nil && n < p.Size {
 		err = io.EOF
 	}
@@ -144,15 +153,14 @@ func (s *Store) UploadPart(ctx context.Context, key, uploadID string, p objstore
 		}
 		return "", fmt.Errorf("local: upload part %d of %s: %w", p.Number, st, err)
 	}
-	sum := h.Sum(nil)
-	if p.MD5 != nil && !slices.Equal(sum, p.MD5) {
+	if err := c.verify(); err != nil {
 		f.Close()
-		return "", fmt.Errorf("local: upload part %d of %s: md5 %x, want %x: %w", p.Number, st, sum, p.MD5, objstore.ErrChecksumMismatch)
+		return "", fmt.Errorf("local: upload part %d of %s: %w", p.Number, st, err)
 	}
 	if err := s.closeSynced(f); err != nil {
 		return "", osErr(fmt.Sprintf("upload part %d: flush", p.Number), st, err)
 	}
-	etag := hex.EncodeToString(sum)
+	etag := hex.EncodeToString(c.h.Sum(nil))
 	if err := s.writeFileAtomic(parts, mp, []byte(marker{etag, p.Offset, p.Size}.String())); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("local: upload part %d of %q: upload %s was aborted or completed meanwhile: %w", p.Number, key, uploadID, objstore.ErrUploadNotFound)

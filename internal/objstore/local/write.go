@@ -9,12 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
 // syncFile is (*os.File).Sync; tests replace it to simulate a disk that
@@ -23,7 +20,21 @@ var syncFile = (*os.File).Sync
 
 // Write stores size bytes from r as key atomically: a temp file in the
 // folder's staging area, fsynced, renamed into place, the folder fsynced.
+// A non-nil sum is the MD5 the bytes must have.
 func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, sum []byte) error {
+	var c *check
+	if sum != nil {
+		c = &check{name: "md5", h: md5.New(), want: sum}
+	}
+	return s.write(ctx, key, r, size, c)
+}
+
+// WriteCRC32C is Write checked by the bytes' CRC-32C.
+func (s *Store) WriteCRC32C(ctx context.Context, key string, r io.Reader, size int64, crc uint32) error {
+	return s.write(ctx, key, r, size, crcCheck(crc))
+}
+
+func (s *Store) write(ctx context.Context, key string, r io.Reader, size int64, c *check) error {
 	if why := checkKey(key); why == "" && strings.HasSuffix(key, "/") && size == 0 {
 		// A folder marker: the best a file system can do is the directory.
 		p := s.path(key)
@@ -55,9 +66,8 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 		return err
 	}
 	var w io.Writer = f
-	h := md5.New()
-	if sum != nil {
-		w = io.MultiWriter(f, h)
+	if c != nil {
+		w = io.MultiWriter(f, c.h)
 	}
 	n, err := copyN(ctx, w, r, size)
 	if err == nil && n < size {
@@ -69,8 +79,8 @@ func (s *Store) Write(ctx context.Context, key string, r io.Reader, size int64, 
 		}
 		return fail(fmt.Errorf("local: write %s: %w", p, err))
 	}
-	if got := h.Sum(nil); sum != nil && !slices.Equal(got, sum) {
-		return fail(fmt.Errorf("local: write %s: md5 %x, want %x: %w", p, got, sum, objstore.ErrChecksumMismatch))
+	if err := c.verify(); err != nil {
+		return fail(fmt.Errorf("local: write %s: %w", p, err))
 	}
 	if err := f.Chmod(0o644); err != nil {
 		return fail(osErr("write: chmod", tmp, err))
