@@ -99,6 +99,10 @@ type Stats struct {
 	RequestsDropped int64
 	// QueuedRequests is the chunk requests still queued.
 	QueuedRequests int
+	// CPUSeconds is the gateway process's CPU time (user + system) when
+	// the counters were taken. Gateways inside the caller's own process
+	// (tests) report that process's.
+	CPUSeconds float64
 }
 
 // Preview counts what a transfer would move.
@@ -172,6 +176,7 @@ func statsOf(s control.Stats) Stats {
 		ConnectionsUsed: s.ConnectionsUsed, ConnectionsRefused: s.ConnectionsRefused,
 		StoreRetries: s.StoreRetries, FramesOutsideJobs: s.FramesOutsideJobs,
 		FramesStale: s.FramesStale, RequestsDropped: s.RequestsDropped, QueuedRequests: s.QueuedRequests,
+		CPUSeconds: s.CPUSeconds,
 	}
 }
 

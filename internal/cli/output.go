@@ -221,6 +221,10 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 	overhead := max(0, r.WireBytes-r.Bytes)
 	dsts = max(1, dsts)
 	perDst := r.Bytes / int64(dsts)
+	cpu := 0.0
+	for _, st := range r.Stats {
+		cpu += st.CPUSeconds
+	}
 	if p.json {
 		for _, f := range r.Failed {
 			p.event("object_failed", map[string]any{"src": f.Src, "dst": f.Dst, "reason": f.Reason})
@@ -231,7 +235,7 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
 			"cost_usd": 0.0, "verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
-			"restarted": r.Restarted, "in_process": r.InProcess,
+			"restarted": r.Restarted, "in_process": r.InProcess, "gateway_cpu_s": cpu,
 		})
 		return
 	}
@@ -264,6 +268,9 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 			humanBytes(r.WireBytes), r.WireBytes, overhead)
 	}
 	fmt.Fprintf(w, "  Retries:     %d chunk(s), %d store request(s)\n", r.Retries, r.StoreRetries)
+	if cpu > 0 {
+		fmt.Fprintf(w, "  Gateway CPU: %.1f s over %d gateway(s)\n", cpu, len(r.Stats))
+	}
 	fmt.Fprintf(w, "  Verified:    %d by MD5, %d by multipart ETag, %d by size only\n", r.VerifiedMD5, r.VerifiedETag, r.VerifiedSize)
 	if r.Restarted > 0 {
 		fmt.Fprintf(w, "  Restarted:   %d (rewritten at the source during the transfer; sent again whole)\n", r.Restarted)

@@ -240,6 +240,7 @@ func (g *Gateway) Stats() control.Stats {
 		FramesStale:        g.stats.framesStale.Load(),
 		RequestsDropped:    g.stats.requestsDropped.Load(),
 		StoreRetries:       objstore.Retries(),
+		CPUSeconds:         processCPUSeconds(),
 	}
 	if g.requests != nil {
 		s.QueuedRequests = len(g.requests)

@@ -221,3 +221,17 @@ func TestSourceDropsRequestsOfEndedRuns(t *testing.T) {
 		t.Fatalf("read %d chunks nobody wants", s.ChunksRead)
 	}
 }
+
+// TestStatsReportCPU: a gateway's counters carry its process's CPU time,
+// which grows with work (what the benchmarks add up for remote gateways).
+func TestStatsReportCPU(t *testing.T) {
+	g, _ := startGateway(t, "gw", "local:src", make([]byte, 32))
+	before := g.Stats().CPUSeconds
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = md5.Sum([]byte{byte(x)})
+	}
+	if after := g.Stats().CPUSeconds; before <= 0 || after <= before {
+		t.Fatalf("cpu_s went from %v to %v over 300 ms of hashing", before, after)
+	}
+}

@@ -197,4 +197,7 @@ type Stats struct {
 	// RequestsDropped: queued chunk requests no live run wants any more.
 	RequestsDropped int64 `json:"requests_dropped"`
 	QueuedRequests  int   `json:"queued_requests"`
+	// CPUSeconds is the gateway process's CPU time so far (user + system):
+	// what a transfer costs in compute where the gateway runs.
+	CPUSeconds float64 `json:"cpu_s"`
 }
