@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"time"
 
+	"github.com/skyplane-project/skyplane-go/internal/chunk"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
 )
 
@@ -80,11 +80,17 @@ func (r *run) sweepStale(ctx context.Context, stores []jobStores) {
 	ctx = context.WithoutCancel(ctx)
 	for _, js := range stores {
 		for i, st := range js.dsts {
+			// A recursive job's whole destination tree (a gateway killed in a
+			// subfolder leaves its files there); a single object's folder only.
 			prefix := destPrefix(js.job.Dsts[i].Key)
 			if !js.job.Recursive && !js.job.Sync {
-				prefix = destPrefix(path.Dir(js.job.Dsts[i].Key))
+				key, err := chunk.NewMapping(js.job.Src.Key, js.job.Dsts[i].Key, false).Dest(js.job.Src.Key)
+				if err != nil {
+					continue
+				}
+				prefix = key
 			}
-			// Never the whole store (a copy into a file system's root).
+			// Never the whole store's tree (a copy into a file system's root).
 			if sw, ok := st.(objstore.Sweeper); ok && prefix != "" && prefix != "./" {
 				if err := sw.SweepStale(ctx, prefix); err != nil {
 					r.d.log.Warn("sweep stale temporary files", "dst", js.job.Dsts[i], "err", err)

@@ -138,8 +138,8 @@ type Locator interface {
 }
 
 // Sweeper is implemented by stores that can leave temporary files behind
-// when a writer dies mid-write (local disk); SweepStale removes those under
-// prefix whose writer is gone.
+// when a writer dies mid-write (local disk); SweepStale removes those whose
+// writer is gone: beside a key, or anywhere under a prefix ending in "/".
 type Sweeper interface {
 	SweepStale(ctx context.Context, prefix string) error
 }

@@ -305,3 +305,34 @@ func TestOpenPassesNoFsync(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepStaleTree: a folder prefix (what a recursive copy wrote) is swept
+// in every subfolder, where a writer killed mid-write left its temp file;
+// a key's sweep stays in the key's folder.
+func TestSweepStaleTree(t *testing.T) {
+	root := t.TempDir()
+	s := New(root)
+	deep := filepath.Join(root, "dst", "d1", "d2", stagingName, fmt.Sprintf("%s%d-1", tmpPrefix, deadPid(t)))
+	beside := filepath.Join(root, "other", stagingName, fmt.Sprintf("%s%d-2", tmpPrefix, deadPid(t)))
+	for _, p := range []string{deep, beside, filepath.Join(root, "dst", "d1", "keep")} {
+		touch(t, p)
+	}
+	if err := s.SweepStale(t.Context(), "dst/d1/x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(deep); err != nil {
+		t.Fatalf("a key's sweep reached a subfolder: %v", err)
+	}
+	if err := s.SweepStale(t.Context(), "dst/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(deep)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("staging folder in a subfolder kept: %v", err)
+	}
+	if _, err := os.Stat(beside); err != nil {
+		t.Errorf("a sweep of dst/ touched another folder: %v", err)
+	}
+	if got := names(t, filepath.Join(root, "dst", "d1")); !slices.Equal(got, []string{"d2", "keep"}) {
+		t.Errorf("dst/d1 holds %q", got)
+	}
+}

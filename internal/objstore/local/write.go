@@ -234,17 +234,47 @@ func deadWriter(name string) bool {
 }
 
 // SweepStale removes what writers that died (a gateway killed mid-write)
-// left in the staging folder of prefix's directory: their temp files and
-// the part markers of uploads whose staging file is gone. It reads that one
-// hidden folder and nothing of the user's tree; staging folders deeper down
-// are swept by the first write into them. Open multipart uploads stay: a
-// later run resumes them, or Abort removes them.
+// left in staging folders: their temp files and the part markers of
+// uploads whose staging file is gone. For a key it reads only the staging
+// folder of the key's directory, nothing of the user's tree (`cp a.txt
+// ~/x.txt` must not walk the home directory). For a folder prefix ("d/",
+// the tree a recursive copy wrote) it sweeps the staging folder of that
+// folder and of every folder below it: a writer killed in a subfolder
+// leaves its files there, and no later write into that subfolder need come
+// to sweep them. Open multipart uploads stay: a later run resumes them, or
+// Abort removes them.
 func (s *Store) SweepStale(ctx context.Context, prefix string) error {
 	dir := filepath.Join(s.root, filepath.FromSlash(prefix))
-	if !strings.HasSuffix(prefix, "/") && prefix != "" {
-		dir = filepath.Dir(dir)
+	if !strings.HasSuffix(prefix, "/") {
+		if prefix != "" {
+			dir = filepath.Dir(dir)
+		}
+		return s.sweepStaging(ctx, filepath.Join(dir, stagingName))
 	}
-	return s.sweepStaging(ctx, filepath.Join(dir, stagingName))
+	return s.sweepTree(ctx, dir)
+}
+
+// sweepTree sweeps dir's staging folder and those of the folders below it
+// (symbolic links are not followed).
+func (s *Store) sweepTree(ctx context.Context, dir string) error {
+	des, err := readDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return nil
+		}
+		return osErr("sweep staging folders under", dir, err)
+	}
+	var errs []error
+	for _, de := range des {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if de.IsDir() && de.Name() != stagingName {
+			errs = append(errs, s.sweepTree(ctx, filepath.Join(dir, de.Name())))
+		}
+	}
+	errs = append(errs, s.sweepStaging(ctx, filepath.Join(dir, stagingName)))
+	return errors.Join(errs...)
 }
 
 func (s *Store) sweepStaging(ctx context.Context, st string) error {
