@@ -38,7 +38,7 @@ func (f *fakeCloud) ec2Action(c call) (string, *fault) {
 			return "", err
 		}
 		for _, o := range f.res {
-			if o.VPC == r.ID || o.Attached == r.ID {
+			if (o.VPC == r.ID && o.State != "terminated") || o.Attached == r.ID {
 				return "", errf(400, "DependencyViolation", "The vpc '%s' has dependencies (%s %s) and cannot be deleted.", r.ID, o.Kind, o.ID)
 			}
 		}

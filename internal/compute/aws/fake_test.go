@@ -326,7 +326,7 @@ func (f *fakeCloud) mutations() []string {
 	defer f.mu.Unlock()
 	var out []string
 	for _, c := range f.calls {
-		if strings.HasPrefix(c.Action, "Describe") || strings.HasPrefix(c.Action, "List") {
+		if strings.HasPrefix(c.Action, "Describe") || strings.HasPrefix(c.Action, "List") || strings.HasPrefix(c.Action, "Get") {
 			continue
 		}
 		where := c.Region

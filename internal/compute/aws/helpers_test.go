@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
@@ -77,7 +78,7 @@ func newTestProvider(t *testing.T, f *fakeCloud, mod func(*Options)) (*Provider,
 	d := &fakeDeployer{}
 	opt := Options{Config: testConfig(), EC2Endpoint: f.ec2.URL, IAMEndpoint: f.iam.URL,
 		ClientID: "c1", DataplaneID: "dp1", ClientAddr: clientAddr, LedgerDir: t.TempDir(),
-		InstanceClass: "m5.xlarge", Deployer: d, Poll: time.Millisecond, IAMWait: 2 * time.Second, TeardownWait: time.Second}
+		InstanceClass: "m5.xlarge", Deployer: d, Poll: time.Millisecond, IAMWait: 2 * time.Second, TeardownWait: time.Second, Log: slog.New(slog.DiscardHandler)}
 	if mod != nil {
 		mod(&opt)
 	}
@@ -97,7 +98,7 @@ func specs(pairs ...string) []compute.Spec {
 }
 
 func (f *fakeCloud) sweepOptions() SweepOptions {
-	return SweepOptions{Config: testConfig(), EC2Endpoint: f.ec2.URL, IAMEndpoint: f.iam.URL, Poll: time.Millisecond, Wait: time.Second}
+	return SweepOptions{Config: testConfig(), EC2Endpoint: f.ec2.URL, IAMEndpoint: f.iam.URL, Poll: time.Millisecond, Wait: time.Second, Log: slog.New(slog.DiscardHandler)}
 }
 
 // assertNoGatewayLeft fails if anything but the shared network is left;

@@ -1,0 +1,112 @@
+package aws
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/skyplane-project/skyplane-go/internal/compute"
+)
+
+// killed provisions and then forgets the provider, as a client killed with
+// SIGKILL would: nothing is torn down.
+func killed(t *testing.T, f *fakeCloud, client, dp string) *Provider {
+	t.Helper()
+	p, _ := newTestProvider(t, f, func(o *Options) { o.ClientID, o.DataplaneID = client, dp })
+	if _, err := p.Provision(context.Background(), specs("src-0", "aws:us-east-1", "dst-0", "aws:eu-west-1"), compute.Shared{}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func owned(f *fakeCloud, client, dp string) int {
+	n := 0
+	for _, r := range f.skyplane() {
+		if r.Tags[TagClient] == client && r.Tags[TagDataplane] == dp && r.Tags[TagRole] == RoleGateway {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSweepAfterKill(t *testing.T) {
+	f := newFakeCloud(t)
+	killed(t, f, "c1", "dp1")
+	killed(t, f, "c1", "dp2")
+	killed(t, f, "c2", "dp3")
+	regions := []string{"us-east-1", "eu-west-1", "ap-south-1"}
+	ctx := context.Background()
+
+	found, err := List(ctx, f.sweepOptions(), regions, Filter{ClientID: "c1", DataplaneID: "dp1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []Kind
+	for _, x := range found {
+		kinds = append(kinds, x.Kind)
+	}
+	// Per region: 1 VM, its group, its key; in IAM: the profile's role,
+	// the profile, the policy, the role.
+	want := []Kind{KindInstance, KindSecurityGroup, KindKeyPair, KindInstance, KindSecurityGroup, KindKeyPair,
+		KindProfileRole, KindInstanceProfile, KindRolePolicy, KindRole}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("leak check lists %v, want %v", kinds, want)
+	}
+
+	if _, err := Sweep(ctx, f.sweepOptions(), regions, Filter{ClientID: "c1", DataplaneID: "dp1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := owned(f, "c1", "dp1"); n != 0 {
+		t.Errorf("%d resources of dp1 left", n)
+	}
+	if owned(f, "c1", "dp2") == 0 || owned(f, "c2", "dp3") == 0 {
+		t.Error("the sweep of dp1 removed another dataplane's resources")
+	}
+	for _, r := range f.skyplane() {
+		if r.Kind == "role" && r.ID == "skyplane-c1-dp1" {
+			t.Error("role of dp1 left")
+		}
+	}
+
+	// By client: dp2 goes, c2's dataplane stays.
+	if _, err := Sweep(ctx, f.sweepOptions(), regions, Filter{ClientID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if owned(f, "c1", "dp2") != 0 || owned(f, "c2", "dp3") == 0 {
+		t.Errorf("client sweep: dp2 %d left, dp3 %d left", owned(f, "c1", "dp2"), owned(f, "c2", "dp3"))
+	}
+
+	// --all: everything, the network too.
+	if _, err := Sweep(ctx, f.sweepOptions(), regions, Filter{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.skyplane(); len(left) != 0 {
+		for _, r := range left {
+			t.Errorf("left after --all: %s %s %s", r.Region, r.Kind, r.ID)
+		}
+	}
+	if found, err := List(ctx, f.sweepOptions(), regions, Filter{All: true}); err != nil || len(found) != 0 {
+		t.Errorf("leak check after --all: %v %v", found, err)
+	}
+}
+
+func TestTeardownFromADeadClientsLedger(t *testing.T) {
+	f := newFakeCloud(t)
+	p := killed(t, f, "c1", "dp1")
+	path := p.ledger.Path()
+	l, err := OpenLedger(path) // what deprovision finds in the state directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := TeardownLedger(context.Background(), f.sweepOptions(), l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Live()) != 0 {
+		t.Errorf("live after teardown: %v", l.Live())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fileGone(t, path)
+	assertNoGatewayLeft(t, f)
+}
