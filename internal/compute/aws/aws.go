@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -97,7 +98,9 @@ type Provider struct {
 	profile string // instance profile name, once created
 	iamErr  error
 	key     *keyPair
-	vms     []*vm
+	vms     []*vm                    // this provision's VMs, for the usage summary
+	usage   map[string]time.Duration // instance class → VM time of torn-down VMs
+	ready   time.Duration            // from Provision's start to the last gateway ready
 }
 
 // New checks the options and opens the dataplane's ledger.
@@ -142,7 +145,7 @@ func New(opt Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{opt: opt, ledger: l, regions: map[string]*region{}}, nil
+	return &Provider{opt: opt, ledger: l, regions: map[string]*region{}, usage: map[string]time.Duration{}}, nil
 }
 
 // LedgerPath is where the ledger of a dataplane lives.
@@ -205,6 +208,7 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, shared c
 	if len(specs) == 0 {
 		return nil, nil
 	}
+	start := time.Now()
 	for _, s := range specs {
 		if _, err := regionOf(s.Region); err != nil {
 			return nil, fmt.Errorf("gateway %s: %w", s.ID, err)
@@ -217,7 +221,32 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, shared c
 	if err := p.admitPeers(ctx, vms); err != nil {
 		return nil, err
 	}
-	return p.deploy(ctx, vms, shared)
+	out, err = p.deploy(ctx, vms, shared)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.ready = time.Since(start)
+	p.mu.Unlock()
+	p.opt.Log.Info("aws gateways ready", "vms", len(vms), "class", p.opt.InstanceClass, "spot", p.opt.Spot, "seconds", int(p.ready.Seconds()))
+	return out, nil
+}
+
+// TimeToReady is how long the last Provision took until every gateway was
+// ready.
+func (p *Provider) TimeToReady() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ready
+}
+
+// Usage is the VM time per instance class of the VMs torn down so far,
+// counted from each request to its teardown: what the summary reports
+// until prices are known.
+func (p *Provider) Usage() map[string]time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.usage)
 }
 
 // teardownAfter tears down with a context that outlives the caller's
@@ -240,6 +269,11 @@ func (p *Provider) Deprovision(ctx context.Context) error {
 	var regions []string
 	for r := range p.regions {
 		regions = append(regions, r)
+	}
+	for _, v := range p.vms {
+		if v.id != "" {
+			p.usage[p.opt.InstanceClass] += time.Since(v.start)
+		}
 	}
 	p.vms = nil
 	p.mu.Unlock()

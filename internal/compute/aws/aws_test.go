@@ -124,6 +124,9 @@ func TestProvisionSequenceTagsAndFirewall(t *testing.T) {
 	if got, want := project(teardown, "iam"), []string{"RemoveRoleFromInstanceProfile", "DeleteInstanceProfile", "DeleteRolePolicy", "DeleteRole"}; !slices.Equal(got, want) {
 		t.Errorf("iam teardown %v, want %v", got, want)
 	}
+	if p.TimeToReady() <= 0 || p.Usage()["m5.xlarge"] <= 0 || len(p.Usage()) != 1 {
+		t.Errorf("time to ready %v, usage %v", p.TimeToReady(), p.Usage())
+	}
 	if d.teardowns != 1 {
 		t.Errorf("deployer torn down %d times", d.teardowns)
 	}

@@ -49,7 +49,7 @@ func newKeyPair() (*keyPair, error) {
 func (p *Provider) loginKey() (*keyPair, string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	path := filepath.Join(p.opt.LedgerDir, p.opt.DataplaneID+".ed25519")
+	path := p.keyPath()
 	if p.key != nil {
 		return p.key, path, nil
 	}
@@ -62,6 +62,10 @@ func (p *Provider) loginKey() (*keyPair, string, error) {
 	}
 	p.key = k
 	return k, path, nil
+}
+
+func (p *Provider) keyPath() string {
+	return filepath.Join(p.opt.LedgerDir, p.opt.DataplaneID+".ed25519")
 }
 
 func (p *Provider) importKey(ctx context.Context, r *region) error {

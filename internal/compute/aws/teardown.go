@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -290,7 +289,7 @@ func (p *Provider) teardownLedger(ctx context.Context) error {
 	p.key = nil
 	p.mu.Unlock()
 	err := TeardownLedger(ctx, p.sweepOptions(), p.ledger)
-	if rerr := os.Remove(filepath.Join(p.opt.LedgerDir, p.opt.DataplaneID+".ed25519")); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+	if rerr := os.Remove(p.keyPath()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 		err = errors.Join(err, rerr)
 	}
 	return err
