@@ -16,6 +16,16 @@ func (f *fakeCloud) ec2Action(c call) (string, *fault) {
 			fmt.Fprintf(&b, "<item><zoneName>%s%s</zoneName><zoneState>available</zoneState><regionName>%s</regionName><zoneType>availability-zone</zoneType></item>", c.Region, z, c.Region)
 		}
 		return "<availabilityZoneInfo>" + b.String() + "</availabilityZoneInfo>", nil
+	case "DescribeRegions":
+		fl := items(fm, "Filter")
+		if len(fl) != 1 || fl[0].Get("Name") != "opt-in-status" {
+			return "", errf(400, "InvalidParameterValue", "filters %v", fl)
+		}
+		var b strings.Builder
+		for _, r := range []string{"us-east-1", "eu-west-1", "ap-south-1"} {
+			fmt.Fprintf(&b, "<item><regionName>%s</regionName><optInStatus>opt-in-not-required</optInStatus></item>", r)
+		}
+		return "<regionInfo>" + b.String() + "</regionInfo>", nil
 	case "DescribeImages":
 		if got := values(fm, "Owner"); len(got) != 1 || got[0] != canonicalOwner {
 			return "", errf(400, "InvalidParameterValue", "owners %v", got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +47,22 @@ func (f Filter) matchName(name string) bool {
 		return false
 	}
 	return (f.ClientID == "" || parts[1] == f.ClientID) && (f.DataplaneID == "" || parts[2] == f.DataplaneID)
+}
+
+// Regions lists the regions enabled for the account (opted in or not
+// requiring it): where a sweep must look when the caller does not know.
+func Regions(ctx context.Context, o SweepOptions, home string) ([]string, error) {
+	out, err := newCleaner(o).ec2(home).DescribeRegions(ctx, &ec2.DescribeRegionsInput{
+		Filters: []types.Filter{filter("opt-in-status", "opt-in-not-required", "opted-in")}})
+	if err != nil {
+		return nil, fmt.Errorf("aws: list regions: %w", err)
+	}
+	var rs []string
+	for _, r := range out.Regions {
+		rs = append(rs, aws.ToString(r.RegionName))
+	}
+	slices.Sort(rs)
+	return rs, nil
 }
 
 // List finds what skyplane created and still exists in regions (and in

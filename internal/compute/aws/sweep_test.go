@@ -34,8 +34,11 @@ func TestSweepAfterKill(t *testing.T) {
 	killed(t, f, "c1", "dp1")
 	killed(t, f, "c1", "dp2")
 	killed(t, f, "c2", "dp3")
-	regions := []string{"us-east-1", "eu-west-1", "ap-south-1"}
 	ctx := context.Background()
+	regions, err := Regions(ctx, f.sweepOptions(), "us-east-1")
+	if err != nil || !slices.Equal(regions, []string{"ap-south-1", "eu-west-1", "us-east-1"}) {
+		t.Fatalf("regions %v %v", regions, err)
+	}
 
 	found, err := List(ctx, f.sweepOptions(), regions, Filter{ClientID: "c1", DataplaneID: "dp1"})
 	if err != nil {
