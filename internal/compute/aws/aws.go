@@ -68,6 +68,9 @@ type Options struct {
 	// Poll is the interval between state checks (default 5 s); IAMWait
 	// bounds retries while a new instance profile propagates (default 2 min).
 	Poll, IAMWait time.Duration
+	// BootWait bounds how long a VM may take from requested to running
+	// (default 10 min).
+	BootWait time.Duration
 	// TeardownWait bounds waiting for VMs to terminate and for a group's
 	// interfaces to go during teardown (default 10 min).
 	TeardownWait time.Duration
@@ -134,6 +137,9 @@ func New(opt Options) (*Provider, error) {
 	}
 	if opt.Poll <= 0 {
 		opt.Poll = 5 * time.Second
+	}
+	if opt.BootWait <= 0 {
+		opt.BootWait = 10 * time.Minute
 	}
 	if opt.IAMWait <= 0 {
 		opt.IAMWait = 2 * time.Minute

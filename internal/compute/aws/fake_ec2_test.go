@@ -170,6 +170,11 @@ func (f *fakeCloud) ec2Action(c call) (string, *fault) {
 		if _, err := f.get(c, "vpc", fm.Get("VpcId"), "InvalidVpcID.NotFound"); err != nil {
 			return "", err
 		}
+		for _, o := range f.res {
+			if o.Kind == "subnet" && o.VPC == fm.Get("VpcId") && o.CIDR == fm.Get("CidrBlock") {
+				return "", errf(400, "InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", o.CIDR)
+			}
+		}
 		r := &fres{Kind: "subnet", ID: f.newID("subnet"), Region: c.Region, VPC: fm.Get("VpcId"), Zone: fm.Get("AvailabilityZone"),
 			CIDR: fm.Get("CidrBlock"), Tags: specTags(fm, "subnet")}
 		f.res[r.ID] = r
@@ -177,7 +182,7 @@ func (f *fakeCloud) ec2Action(c call) (string, *fault) {
 	case "DescribeSubnets":
 		rs, err := f.list(c, "subnet")
 		return wrapItems("subnetSet", rs, func(r *fres) string {
-			return fmt.Sprintf("<subnetId>%s</subnetId><vpcId>%s</vpcId><availabilityZone>%s</availabilityZone>%s", r.ID, r.VPC, r.Zone, tagSet(r.Tags))
+			return fmt.Sprintf("<subnetId>%s</subnetId><vpcId>%s</vpcId><availabilityZone>%s</availabilityZone><cidrBlock>%s</cidrBlock>%s", r.ID, r.VPC, r.Zone, r.CIDR, tagSet(r.Tags))
 		}), err
 	case "DeleteSubnet":
 		r, err := f.get(c, "subnet", fm.Get("SubnetId"), "InvalidSubnetID.NotFound")

@@ -227,16 +227,29 @@ func (p *Provider) subnet(ctx context.Context, r *region, zone string) (string, 
 	if id := r.subnets[zone]; id != "" {
 		return id, nil
 	}
-	out, err := r.c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []types.Filter{filter("vpc-id", r.vpc), filter("availability-zone", zone)}})
+	out, err := r.c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []types.Filter{filter("vpc-id", r.vpc)}})
 	if err != nil {
 		return "", err
 	}
-	if len(out.Subnets) > 0 {
-		r.subnets[zone] = aws.ToString(out.Subnets[0].SubnetId)
-		return r.subnets[zone], nil
+	used := map[string]bool{}
+	for _, sn := range out.Subnets {
+		if aws.ToString(sn.AvailabilityZone) == zone {
+			r.subnets[zone] = aws.ToString(sn.SubnetId)
+			return r.subnets[zone], nil
+		}
+		used[aws.ToString(sn.CidrBlock)] = true
 	}
-	k := slices.Index(r.zones, zone)
-	cidr := fmt.Sprintf("10.0.%d.0/20", 16*k)
+	// The first free /20 of the VPC: zones come and go, so a zone's
+	// position does not name its block.
+	cidr := ""
+	for k := 0; k < 16 && cidr == ""; k++ {
+		if c := fmt.Sprintf("10.0.%d.0/20", 16*k); !used[c] {
+			cidr = c
+		}
+	}
+	if cidr == "" {
+		return "", fmt.Errorf("network %s has no free /20 for a subnet in %s", r.vpc, zone)
+	}
 	sn, err := r.c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: &r.vpc, AvailabilityZone: &zone, CidrBlock: &cidr,
 		TagSpecifications: p.tags(types.ResourceTypeSubnet, RoleNetwork, "skyplane-network-"+zone)})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 )
@@ -246,4 +247,47 @@ func TestUserDataCarriesHostKeyAndTimer(t *testing.T) {
 			t.Errorf("user data lacks %q:\n%s", want, ud)
 		}
 	}
+}
+
+func TestSubnetsTakeFreeBlocks(t *testing.T) {
+	f := newFakeCloud(t)
+	f.zones = []string{"b", "c"} // zone a is unavailable at first
+	ctx := context.Background()
+	p, _ := newTestProvider(t, f, nil)
+	if _, err := p.Provision(ctx, specs("src-0", "aws:us-east-1"), compute.Shared{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Deprovision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.zones = []string{"a", "b", "c"}
+	p2, _ := newTestProvider(t, f, func(o *Options) { o.DataplaneID = "dp2" })
+	if _, err := p2.Provision(ctx, specs("src-0", "aws:us-east-1"), compute.Shared{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.Deprovision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cidrs := map[string]string{}
+	for _, r := range f.skyplane() {
+		if r.Kind == "subnet" {
+			cidrs[r.Zone] = r.CIDR
+		}
+	}
+	// b took the first block when a was away; a, now first, gets the next.
+	if cidrs["us-east-1a"] != "10.0.16.0/20" || cidrs["us-east-1b"] != "10.0.0.0/20" || len(cidrs) != 2 {
+		t.Errorf("subnets %v", cidrs)
+	}
+	assertNoGatewayLeft(t, f)
+}
+
+func TestVMThatNeverRunsIsBounded(t *testing.T) {
+	f := newFakeCloud(t)
+	f.bootPolls = 1 << 30
+	p, _ := newTestProvider(t, f, func(o *Options) { o.BootWait = 50 * time.Millisecond })
+	_, err := p.Provision(context.Background(), specs("src-0", "aws:us-east-1"), compute.Shared{})
+	if err == nil || !strings.Contains(err.Error(), "not running after 50ms") {
+		t.Fatalf("provision: %v", err)
+	}
+	assertNoGatewayLeft(t, f)
 }

@@ -2,7 +2,9 @@ package aws
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -133,7 +135,12 @@ func (p *Provider) startVM(ctx context.Context, v *vm) error {
 		return err
 	}
 	p.status(v, StageRequested, nil)
-	if err := p.waitRunning(ctx, v); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, p.opt.BootWait)
+	defer cancel()
+	if err := p.waitRunning(wctx, v); err != nil {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			return fmt.Errorf("instance %s not running after %s", v.id, p.opt.BootWait)
+		}
 		return err
 	}
 	p.status(v, StageRunning, nil)
@@ -186,7 +193,7 @@ func (p *Provider) runIn(ctx context.Context, v *vm, profile, subnet string) err
 		MetadataOptions:   &types.InstanceMetadataOptionsRequest{HttpTokens: types.HttpTokensStateRequired},
 		UserData:          aws.String(base64.StdEncoding.EncodeToString(userData(v.hostKey, p.opt.Shutdown))),
 		TagSpecifications: append(p.tags(types.ResourceTypeInstance, RoleGateway, name), p.tags(types.ResourceTypeVolume, RoleGateway, name)...),
-		ClientToken:       aws.String(name + "-" + v.zone),
+		ClientToken:       aws.String(clientToken(name + "-" + v.zone)),
 	}
 	if p.opt.Spot {
 		in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot,
@@ -214,6 +221,13 @@ func (p *Provider) runIn(ctx context.Context, v *vm, profile, subnet string) err
 			return err
 		}
 	}
+}
+
+// clientToken makes RunInstances idempotent per VM and zone within the
+// 64 characters EC2 allows.
+func clientToken(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
