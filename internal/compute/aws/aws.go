@@ -178,23 +178,9 @@ func (p *Provider) name(suffix string) string {
 	return n
 }
 
-func (p *Provider) ec2(r string) *ec2.Client {
-	return ec2.NewFromConfig(p.opt.Config, func(o *ec2.Options) {
-		o.Region = r
-		if p.opt.EC2Endpoint != "" {
-			o.BaseEndpoint = aws.String(p.opt.EC2Endpoint)
-		}
-	})
-}
-
-func (p *Provider) iam() *iam.Client {
-	return iam.NewFromConfig(p.opt.Config, func(o *iam.Options) {
-		o.Region = "us-east-1" // IAM is global; its endpoint signs for us-east-1
-		if p.opt.IAMEndpoint != "" {
-			o.BaseEndpoint = aws.String(p.opt.IAMEndpoint)
-		}
-	})
-}
+// ec2 and iam are the teardown's clients: one way to reach each API.
+func (p *Provider) ec2(r string) *ec2.Client { return newCleaner(p.sweepOptions()).ec2(r) }
+func (p *Provider) iam() *iam.Client         { return newCleaner(p.sweepOptions()).iam() }
 
 // Provision starts one VM per spec (region tags "aws:<region>"), deploys a
 // gateway onto each, and returns them once all are ready. On any error,

@@ -218,23 +218,14 @@ func Sweep(ctx context.Context, o SweepOptions, regions []string, f Filter) ([]F
 		errs = append(errs, err)
 	}
 	var done []Found
-	instances := map[string][]string{}
-	var order []string
+	var vms []Entry
 	for _, x := range found {
 		if x.Kind == KindInstance {
-			if instances[x.Region] == nil {
-				order = append(order, x.Region)
-			}
-			instances[x.Region] = append(instances[x.Region], x.ID)
+			vms = append(vms, Entry{Kind: x.Kind, Region: x.Region, ID: x.ID})
 		}
 	}
-	failed := map[string]bool{}
-	for _, r := range order {
-		if err := c.terminate(ctx, r, instances[r]); err != nil {
-			errs = append(errs, err)
-			failed[r] = true
-		}
-	}
+	failed, err := c.terminateAll(ctx, vms)
+	errs = append(errs, err)
 	for _, x := range found {
 		if x.Kind == KindInstance {
 			if !failed[x.Region] {

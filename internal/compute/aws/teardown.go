@@ -106,6 +106,28 @@ func (c *cleaner) terminate(ctx context.Context, region string, ids []string) er
 	}
 }
 
+// terminateAll terminates VMs region by region and names the regions where
+// that failed: nothing else there can be deleted while they run.
+func (c *cleaner) terminateAll(ctx context.Context, vms []Entry) (map[string]bool, error) {
+	byRegion := map[string][]string{}
+	var regions []string
+	for _, e := range vms {
+		if byRegion[e.Region] == nil {
+			regions = append(regions, e.Region)
+		}
+		byRegion[e.Region] = append(byRegion[e.Region], e.ID)
+	}
+	failed := map[string]bool{}
+	var errs []error
+	for _, r := range regions {
+		if err := c.terminate(ctx, r, byRegion[r]); err != nil {
+			errs = append(errs, err)
+			failed[r] = true
+		}
+	}
+	return failed, errors.Join(errs...)
+}
+
 // retryDependency retries a delete that fails while something still uses
 // the resource (a terminated VM's interface lingers for a while).
 func (c *cleaner) retryDependency(ctx context.Context, del func() error) error {
@@ -249,26 +271,17 @@ func (c *cleaner) deleteRole(ctx context.Context, name string) error {
 func TeardownLedger(ctx context.Context, o SweepOptions, l *Ledger) error {
 	c := newCleaner(o)
 	live := l.Live()
-	var errs []error
-	byRegion := map[string][]string{}
-	var regions []string
+	var vms []Entry
 	for _, e := range live {
 		if e.Kind == KindInstance {
-			if byRegion[e.Region] == nil {
-				regions = append(regions, e.Region)
-			}
-			byRegion[e.Region] = append(byRegion[e.Region], e.ID)
+			vms = append(vms, e)
 		}
 	}
-	failed := map[string]bool{}
-	for _, r := range regions {
-		if err := c.terminate(ctx, r, byRegion[r]); err != nil {
-			errs = append(errs, err)
-			failed[r] = true
-			continue
-		}
-		for _, id := range byRegion[r] {
-			errs = append(errs, l.Deleted(Entry{Kind: KindInstance, Region: r, ID: id}))
+	failed, err := c.terminateAll(ctx, vms)
+	errs := []error{err}
+	for _, e := range vms {
+		if !failed[e.Region] {
+			errs = append(errs, l.Deleted(e))
 		}
 	}
 	for _, e := range slices.Backward(live) {
