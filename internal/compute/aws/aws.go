@@ -114,6 +114,7 @@ func New(opt Options) (*Provider, error) {
 	if err := checkClientAddr(opt.ClientAddr); err != nil {
 		return nil, err
 	}
+	opt.ClientAddr = opt.ClientAddr.Unmap()
 	if opt.InstanceClass == "" {
 		return nil, errors.New("aws provider: no instance class (set aws_instance_class)")
 	}
@@ -162,8 +163,8 @@ func LedgerPath(dir, dataplaneID string) string {
 // checkClientAddr refuses anything but one routable address: SSH must
 // never be open to the world.
 func checkClientAddr(a netip.Addr) error {
-	if !a.IsValid() || a.IsUnspecified() {
-		return fmt.Errorf("aws provider: client address %q: want the client's public IP (SSH is admitted from it alone)", a)
+	if !a.Unmap().Is4() || a.IsUnspecified() {
+		return fmt.Errorf("aws provider: client address %q: want the client's public IPv4 address (SSH is admitted from it alone; the VMs have IPv4 only)", a)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // Kind names a resource type the provider creates; teardown deletes each
@@ -30,6 +31,9 @@ const (
 	KindInstanceProfile Kind = "instance-profile" // ID: profile name
 	KindProfileRole     Kind = "profile-role"     // ID: role name, Parent: profile name
 )
+
+// ErrLedgerLocked: the ledger belongs to a client that is running now.
+var ErrLedgerLocked = errors.New("ledger in use by a running client")
 
 // Entry is one line of the ledger.
 type Entry struct {
@@ -61,6 +65,15 @@ func OpenLedger(path string) (*Ledger, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	// A running client holds its ledger locked: deprovision must not tear
+	// down a dataplane that is still in use. The lock dies with the process.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLedgerLocked, path)
+		}
+		return nil, fmt.Errorf("lock ledger %s: %w", path, err)
 	}
 	l := &Ledger{path: path, f: f}
 	sc := bufio.NewScanner(f)

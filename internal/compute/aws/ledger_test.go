@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,10 @@ func TestLedger(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("ledger mode %v", st.Mode().Perm())
 	}
+	if _, err := OpenLedger(path); !errors.Is(err, ErrLedgerLocked) {
+		t.Errorf("second open while the first holds it: %v, want ErrLedgerLocked", err)
+	}
+	must(l.Close())
 	l2, err := OpenLedger(path)
 	must(err)
 	if got := l2.Live(); len(got) != 1 || got[0].ID != "sg-1" {

@@ -177,8 +177,9 @@ func TestBadOptionsAreRefused(t *testing.T) {
 		mod  func(*Options)
 		want string
 	}{
-		{"no client address", func(o *Options) { o.ClientAddr = netip.Addr{} }, "client's public IP"},
-		{"unspecified client address", func(o *Options) { o.ClientAddr = netip.MustParseAddr("0.0.0.0") }, "client's public IP"},
+		{"no client address", func(o *Options) { o.ClientAddr = netip.Addr{} }, "client's public IPv4"},
+		{"unspecified client address", func(o *Options) { o.ClientAddr = netip.MustParseAddr("0.0.0.0") }, "client's public IPv4"},
+		{"IPv6 client address", func(o *Options) { o.ClientAddr = netip.MustParseAddr("2001:db8::7") }, "IPv4 only"},
 		{"bad ids", func(o *Options) { o.DataplaneID = "DP-1" }, "lowercase letters or digits"},
 		{"no class", func(o *Options) { o.InstanceClass = "" }, "aws_instance_class"},
 		{"bad ports", func(o *Options) { o.DataPorts = [2]int32{80, 90} }, "1024..65535"},
@@ -290,4 +291,23 @@ func TestVMThatNeverRunsIsBounded(t *testing.T) {
 		t.Fatalf("provision: %v", err)
 	}
 	assertNoGatewayLeft(t, f)
+}
+
+func TestStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		s    Status
+		want []string
+	}{
+		{Status{Gateway: "src-0", Region: "aws:us-east-1", Zone: "us-east-1a", Instance: "i-1", Stage: StageSSH, Elapsed: 42 * time.Second},
+			[]string{"src-0", "aws:us-east-1", "us-east-1a", "i-1", "ssh up", " 42s"}},
+		{Status{Gateway: "dst-0", Stage: StageFailed, Elapsed: 3 * time.Second, Err: errors.New("no zone")},
+			[]string{"dst-0", "failed", "3s: no zone"}},
+	} {
+		line := tc.s.String()
+		for _, w := range tc.want {
+			if !strings.Contains(line, w) {
+				t.Errorf("%q lacks %q", line, w)
+			}
+		}
+	}
 }

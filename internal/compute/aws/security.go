@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -64,9 +63,10 @@ func (p *Provider) loginKey() (*keyPair, string, error) {
 	return k, path, nil
 }
 
-func (p *Provider) keyPath() string {
-	return filepath.Join(p.opt.LedgerDir, p.opt.DataplaneID+".ed25519")
-}
+func (p *Provider) keyPath() string { return keyFile(p.ledger.Path()) }
+
+// keyFile is where a dataplane's private key lives: beside its ledger.
+func keyFile(ledger string) string { return strings.TrimSuffix(ledger, ".ledger") + ".ed25519" }
 
 func (p *Provider) importKey(ctx context.Context, r *region) error {
 	k, _, err := p.loginKey()
@@ -90,11 +90,6 @@ func ingress(ctx context.Context, c *ec2.Client, group string, perms []types.IpP
 				return err
 			}
 		}
-		for _, ir := range pm.Ipv6Ranges {
-			if err := checkSource(aws.ToString(ir.CidrIpv6)); err != nil {
-				return err
-			}
-		}
 	}
 	_, err := c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: &group, IpPermissions: perms})
 	return err
@@ -111,13 +106,7 @@ func checkSource(cidr string) error {
 func hostPrefix(a netip.Addr) string { return netip.PrefixFrom(a, a.BitLen()).String() }
 
 func sourceRange(a netip.Addr, desc string) types.IpPermission {
-	var pm types.IpPermission
-	if a.Is4() {
-		pm.IpRanges = []types.IpRange{{CidrIp: aws.String(hostPrefix(a)), Description: &desc}}
-	} else {
-		pm.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: aws.String(hostPrefix(a)), Description: &desc}}
-	}
-	return pm
+	return types.IpPermission{IpRanges: []types.IpRange{{CidrIp: aws.String(hostPrefix(a)), Description: &desc}}}
 }
 
 // createGroup makes the dataplane's security group: SSH from the client,

@@ -93,23 +93,39 @@ func TestSweepAfterKill(t *testing.T) {
 	}
 }
 
-func TestTeardownFromADeadClientsLedger(t *testing.T) {
+func TestTeardownLedgersOfDeadClients(t *testing.T) {
 	f := newFakeCloud(t)
-	p := killed(t, f, "c1", "dp1")
-	path := p.ledger.Path()
-	l, err := OpenLedger(path) // what deprovision finds in the state directory
-	if err != nil {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var dead []*Provider
+	for _, dp := range []string{"dp1", "dp2"} {
+		p, _ := newTestProvider(t, f, func(o *Options) { o.DataplaneID, o.LedgerDir = dp, dir })
+		if _, err := p.Provision(ctx, specs("src-0", "aws:us-east-1", "dst-0", "aws:eu-west-1"), compute.Shared{}); err != nil {
+			t.Fatal(err)
+		}
+		p.ledger.f.Close() // the process dies: its descriptors close, its lock goes
+		dead = append(dead, p)
+	}
+	live, _ := newTestProvider(t, f, func(o *Options) { o.DataplaneID, o.LedgerDir = "dp3", dir })
+	if _, err := live.Provision(ctx, specs("src-0", "aws:us-east-1"), compute.Shared{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := TeardownLedger(context.Background(), f.sweepOptions(), l); err != nil {
+	done, running, err := TeardownLedgers(ctx, f.sweepOptions(), dir)
+	if err != nil || done != 2 || running != 1 {
+		t.Fatalf("TeardownLedgers = %d done, %d running, %v; want 2, 1", done, running, err)
+	}
+	for _, p := range dead {
+		fileGone(t, p.ledger.Path())
+		fileGone(t, p.keyPath())
+		if n := owned(f, "c1", p.opt.DataplaneID); n != 0 {
+			t.Errorf("%s: %d resources left", p.opt.DataplaneID, n)
+		}
+	}
+	if owned(f, "c1", "dp3") == 0 {
+		t.Fatal("the running client's dataplane was torn down")
+	}
+	if err := live.Deprovision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Live()) != 0 {
-		t.Errorf("live after teardown: %v", l.Live())
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fileGone(t, path)
 	assertNoGatewayLeft(t, f)
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -295,6 +296,41 @@ func TeardownLedger(ctx context.Context, o SweepOptions, l *Ledger) error {
 		errs = append(errs, l.Deleted(e))
 	}
 	return errors.Join(errs...)
+}
+
+// TeardownLedgers tears down every ledger in dir that no running client
+// holds (what clients that died left in the state directory), removing
+// each emptied ledger and its key. It returns how many it tore down and
+// how many it left to their running clients.
+func TeardownLedgers(ctx context.Context, o SweepOptions, dir string) (done, running int, err error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.ledger"))
+	if err != nil {
+		return 0, 0, err
+	}
+	var errs []error
+	for _, path := range paths {
+		l, err := OpenLedger(path)
+		if errors.Is(err, ErrLedgerLocked) {
+			running++
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		terr := TeardownLedger(ctx, o, l)
+		if terr == nil {
+			terr = os.Remove(keyFile(path))
+			if errors.Is(terr, fs.ErrNotExist) {
+				terr = nil
+			}
+		}
+		errs = append(errs, terr, l.Close())
+		if terr == nil {
+			done++
+		}
+	}
+	return done, running, errors.Join(errs...)
 }
 
 func (p *Provider) teardownLedger(ctx context.Context) error {
