@@ -201,6 +201,9 @@ func (p *Provider) Provision(ctx context.Context, specs []compute.Spec, shared c
 	if len(specs) == 0 {
 		return nil, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // the network is built through a cancellation, so never start one after it
+	}
 	start := time.Now()
 	for _, s := range specs {
 		if _, err := regionOf(s.Region); err != nil {

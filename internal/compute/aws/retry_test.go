@@ -51,12 +51,25 @@ func TestNoZoneWithCapacity(t *testing.T) {
 	for _, z := range []string{"a", "b", "c"} {
 		f.noCapacity["us-east-1"+z+"/m5.xlarge"] = true
 	}
-	p, _ := newTestProvider(t, f, nil)
-	_, err := p.Provision(context.Background(), specs("src-0", "aws:us-east-1"), compute.Shared{})
-	if err == nil || !strings.Contains(err.Error(), "no zone of us-east-1 has capacity for m5.xlarge") {
+	p, _ := newTestProvider(t, f, func(o *Options) { o.Parallel = 1 })
+	_, err := p.Provision(context.Background(), specs("src-0", "aws:us-east-1", "src-1", "aws:us-east-1"), compute.Shared{})
+	if err == nil || !strings.Contains(err.Error(), "no zone of us-east-1 has capacity for m5.xlarge: ") || strings.Contains(err.Error(), "%!") {
 		t.Fatalf("provision: %v", err)
 	}
 	assertNoGatewayLeft(t, f)
+}
+
+func TestCancelledBeforeStartCreatesNothing(t *testing.T) {
+	f := newFakeCloud(t)
+	p, _ := newTestProvider(t, f, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Provision(ctx, specs("src-0", "aws:us-east-1"), compute.Shared{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("provision: %v", err)
+	}
+	if m := f.mutations(); len(m) != 0 {
+		t.Errorf("requests after cancellation: %v", m)
+	}
 }
 
 func TestInstanceProfilePropagationIsWaitedFor(t *testing.T) {

@@ -177,6 +177,9 @@ func (p *Provider) runInstance(ctx context.Context, v *vm, profile string) error
 		r.mu.Unlock()
 		capErrs = append(capErrs, err)
 	}
+	if len(capErrs) == 0 {
+		return fmt.Errorf("no zone of %s has capacity for %s (every zone reported none to another VM of this dataplane)", r.name, p.opt.InstanceClass)
+	}
 	return fmt.Errorf("no zone of %s has capacity for %s: %w", r.name, p.opt.InstanceClass, errors.Join(capErrs...))
 }
 
