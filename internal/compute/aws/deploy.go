@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +25,15 @@ type VM struct {
 	User            string // the image's login user
 	IdentityFile    string // the dataplane's private key (0600)
 	HostKey         string // the host key the VM was given, authorized_keys format
+	SSHPort         int    // 0: 22
 	DataPorts       [2]int32
+}
+
+func (v VM) port() int {
+	if v.SSHPort == 0 {
+		return 22
+	}
+	return v.SSHPort
 }
 
 // Deployer runs gateways on running VMs: over SSH in production
@@ -78,7 +87,7 @@ func (d *SSHDeployer) Deploy(ctx context.Context, vms []VM, shared compute.Share
 	for i, v := range vms {
 		specs[i] = v.Spec
 		inv.Regions[v.Spec.Region] = append(inv.Regions[v.Spec.Region], hosts.Host{
-			Name: v.Spec.ID, Region: v.Spec.Region, Address: v.Public.String(), Port: 22, User: v.User,
+			Name: v.Spec.ID, Region: v.Spec.Region, Address: v.Public.String(), Port: v.port(), User: v.User,
 			IdentityFile: v.IdentityFile, HostKey: v.HostKey, DataAddress: v.Private.String(),
 			DataPorts: hosts.PortRange{Lo: int(v.DataPorts[0]), Hi: int(v.DataPorts[1])},
 		})
@@ -126,7 +135,7 @@ func (d *SSHDeployer) waitSSH(ctx context.Context, v VM) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	addr := net.JoinHostPort(v.Public.String(), "22")
+	addr := net.JoinHostPort(v.Public.String(), strconv.Itoa(v.port()))
 	var last error
 	for {
 		last = banner(ctx, addr)
