@@ -273,6 +273,9 @@ func (p *Provider) Deprovision(ctx context.Context) error {
 	}
 	p.vms = nil
 	p.mu.Unlock()
+	if len(regions) == 0 { // no region was touched, so neither was IAM: the ledger is empty
+		return p.ledger.Close()
+	}
 	f := Filter{ClientID: p.opt.ClientID, DataplaneID: p.opt.DataplaneID}
 	// A VM whose RunInstances was cancelled in flight runs unrecorded and
 	// holds its security group: adopt it so it terminates first.

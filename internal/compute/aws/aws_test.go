@@ -12,6 +12,8 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/compute"
 )
 
+var _ compute.Provider = (*Provider)(nil)
+
 // project keeps the mutations made in one place ("us-east-1", "iam").
 func project(muts []string, where string) []string {
 	var out []string

@@ -210,6 +210,10 @@ func TestBadOptionsAreRefused(t *testing.T) {
 	if _, err := p.Provision(context.Background(), specs("src-0", "gcp:us-central1"), compute.Shared{}); err == nil || !strings.Contains(err.Error(), "aws:<region>") {
 		t.Errorf("non-AWS region: %v", err)
 	}
+	if calls := f.recorded(); len(calls) != 0 {
+		t.Errorf("a refused provision made %d requests (first %s)", len(calls), calls[0].Action)
+	}
+	fileGone(t, p.ledger.Path())
 }
 
 func TestIngressRefusesWideSources(t *testing.T) {
