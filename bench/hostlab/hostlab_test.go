@@ -120,7 +120,14 @@ func open(b *testing.B) labEnv {
 type contender struct {
 	tool, settings, dst string
 	hosts               int
-	run                 func(b *testing.B, w workload, dst string) (cpu float64, wire int64)
+	run                 func(b *testing.B, w workload, dst string) result
+}
+
+// result is what one run of a tool reports beside its wall time.
+type result struct {
+	cpu      float64 // CPU seconds
+	wire     int64   // skyplane: bytes between gateways
+	transfer float64 // skyplane: its own runtime, provisioning excluded
 }
 
 func BenchmarkHosts(b *testing.B) {
@@ -143,8 +150,7 @@ func BenchmarkHosts(b *testing.B) {
 	for _, w := range workloads(mode) {
 		seed(b, src, e.b1, w)
 		times := make([][]time.Duration, len(tools))
-		cpus := make([][]float64, len(tools))
-		wires := make([]int64, len(tools))
+		results := make([][]result, len(tools))
 		for range runs {
 			// Alternating tools within each round keeps any drift of the
 			// machine spread over all of them.
@@ -152,10 +158,9 @@ func BenchmarkHosts(b *testing.B) {
 				prefix := c.dst + "/" + w.name + "/"
 				clearPrefix(b, dst, e.b2, prefix)
 				start := time.Now()
-				cpu, wire := c.run(b, w, prefix)
+				res := c.run(b, w, prefix)
 				times[i] = append(times[i], time.Since(start))
-				cpus[i] = append(cpus[i], cpu)
-				wires[i] = wire
+				results[i] = append(results[i], res)
 				checkDelivered(b, dst, e.b2, prefix, w)
 			}
 		}
@@ -163,7 +168,7 @@ func BenchmarkHosts(b *testing.B) {
 			m := medianIndex(times[i])
 			rows = append(rows, Row{Workload: w.name, Tool: c.tool, Settings: c.settings, Hosts: c.hosts,
 				HostMbps: e.hostMbps, Runs: runs, MedianSeconds: times[i][m].Seconds(), RawBytes: w.bytes(),
-				Objects: w.objects, CPUSeconds: cpus[i][m], WireBytes: wires[i]})
+				Objects: w.objects, CPUSeconds: results[i][m].cpu, WireBytes: results[i][m].wire, TransferSeconds: results[i][m].transfer})
 		}
 		clearPrefix(b, src, e.b1, w.name+"/")
 	}
@@ -202,14 +207,14 @@ func contenders(b *testing.B, e labEnv) []contender {
 			cs = append(cs, contender{
 				tool: fmt.Sprintf("skyplane -n %d", n), hosts: n, dst: fmt.Sprintf("sky-n%d", n),
 				settings: fmt.Sprintf("default config, %d gateway(s) per region on separate hosts, deployed over SSH each run", n),
-				run: func(b *testing.B, w workload, dst string) (float64, int64) {
+				run: func(b *testing.B, w workload, dst string) result {
 					out, cpu := command(b, env, sky, "cp", "-r", "-y", "--json", "-n", strconv.Itoa(n),
 						"s3://"+e.b1+"/"+w.name+"/", "s3://"+e.b2+"/"+dst)
 					done := doneEvent(b, out)
 					if done.GatewayCPU <= 0 {
 						b.Fatalf("skyplane reported no gateway CPU time: %s", out)
 					}
-					return cpu + done.GatewayCPU, done.WireBytes
+					return result{cpu: cpu + done.GatewayCPU, wire: done.WireBytes, transfer: done.Runtime}
 				},
 			})
 		}
@@ -228,14 +233,14 @@ func contenders(b *testing.B, e labEnv) []contender {
 		small := []string{"--transfers", "32", "--checkers", "32", "--no-check-dest"}
 		cs = append(cs, contender{tool: "rclone", hosts: 1, dst: "peer-rclone",
 			settings: "rclone copy (streams source → destination) " + strings.Join(large, " ") + "; small objects: " + strings.Join(small, " "),
-			run: func(b *testing.B, w workload, dst string) (float64, int64) {
+			run: func(b *testing.B, w workload, dst string) result {
 				flags := large
 				if w.size < 1<<20 {
 					flags = small
 				}
 				args := append(append([]string{"copy", "--config", "/dev/null"}, flags...), "src:"+e.b1+"/"+w.name+"/", "dst:"+e.b2+"/"+dst)
 				_, cpu := command(b, env, "ip", peer(p, args...)...)
-				return cpu, 0
+				return result{cpu: cpu}
 			}})
 	}
 	// s5cmd and aws-cli take one endpoint per command: they download to the
@@ -244,7 +249,7 @@ func contenders(b *testing.B, e labEnv) []contender {
 	if p := filepath.Join(hostlab.Root, ".tools", "bin", "s5cmd"); has(p) && selected("LAB_TOOLS", "s5cmd") {
 		cs = append(cs, contender{tool: "s5cmd", hosts: 1, dst: "peer-s5cmd",
 			settings: "s5cmd --numworkers 32 cp --concurrency 8 --part-size 16 (download to disk, then upload); small objects: --numworkers 256",
-			run: func(b *testing.B, w workload, dst string) (float64, int64) {
+			run: func(b *testing.B, w workload, dst string) result {
 				os.RemoveAll(stage)
 				defer os.RemoveAll(stage)
 				common, cp := []string{"--numworkers", "32"}, []string{"cp", "--concurrency", "8", "--part-size", "16"}
@@ -255,7 +260,7 @@ func contenders(b *testing.B, e labEnv) []contender {
 				_, c1 := command(b, append(slices.Clone(creds), "AWS_REGION="+e.reg1), "ip", peer(p, a...)...)
 				a = append(append(append([]string{"--endpoint-url", e.ep2}, common...), cp...), stage+"/", "s3://"+e.b2+"/"+dst)
 				_, c2 := command(b, append(slices.Clone(creds), "AWS_REGION="+e.reg2), "ip", peer(p, a...)...)
-				return c1 + c2, 0
+				return result{cpu: c1 + c2}
 			}})
 	}
 	if has("/usr/bin/aws") && selected("LAB_TOOLS", "aws-cli") {
@@ -267,12 +272,12 @@ func contenders(b *testing.B, e labEnv) []contender {
 		env := append(slices.Clone(creds), "AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 		cs = append(cs, contender{tool: "aws-cli", hosts: 1, dst: "peer-aws",
 			settings: "aws s3 cp --recursive, max_concurrent_requests=32 multipart_chunksize=16MB (download to disk, then upload)",
-			run: func(b *testing.B, w workload, dst string) (float64, int64) {
+			run: func(b *testing.B, w workload, dst string) result {
 				os.RemoveAll(stage)
 				defer os.RemoveAll(stage)
 				_, c1 := command(b, append(slices.Clone(env), "AWS_DEFAULT_REGION="+e.reg1), "ip", peer("/usr/bin/aws", "--endpoint-url", e.ep1, "s3", "cp", "--recursive", "--only-show-errors", "s3://"+e.b1+"/"+w.name+"/", stage+"/")...)
 				_, c2 := command(b, append(slices.Clone(env), "AWS_DEFAULT_REGION="+e.reg2), "ip", peer("/usr/bin/aws", "--endpoint-url", e.ep2, "s3", "cp", "--recursive", "--only-show-errors", stage+"/", "s3://"+e.b2+"/"+dst)...)
-				return c1 + c2, 0
+				return result{cpu: c1 + c2}
 			}})
 	}
 	if len(cs) == 0 {
@@ -302,6 +307,7 @@ func tail(b []byte) []byte { return b[max(0, len(b)-4000):] }
 type done struct {
 	WireBytes  int64   `json:"wire_bytes"`
 	GatewayCPU float64 `json:"gateway_cpu_s"`
+	Runtime    float64 `json:"runtime_s"`
 }
 
 func doneEvent(b *testing.B, ndjson []byte) done {

@@ -26,10 +26,13 @@ type Row struct {
 	HostMbps      float64 `json:"host_mbps"`
 	Runs          int     `json:"runs"`
 	MedianSeconds float64 `json:"median_s"`
-	RawBytes      int64   `json:"raw_bytes"`
-	Objects       int     `json:"objects"`
-	GoodputMBps   float64 `json:"goodput_mbps"` // raw bytes / 1e6 / median seconds
-	ObjectsPerSec float64 `json:"objects_per_s"`
+	// TransferSeconds is skyplane's own runtime of the median run: the
+	// transfer without provisioning (deploy over SSH) and teardown.
+	TransferSeconds float64 `json:"transfer_s,omitempty"`
+	RawBytes        int64   `json:"raw_bytes"`
+	Objects         int     `json:"objects"`
+	GoodputMBps     float64 `json:"goodput_mbps"` // raw bytes / 1e6 / median seconds
+	ObjectsPerSec   float64 `json:"objects_per_s"`
 	// PctOfLink is goodput against the NIC caps the tool could use
 	// (hosts × host_mbps); above 100 means compression carried more data
 	// than the links did.
@@ -94,11 +97,15 @@ func Markdown(m Meta, rows []Row) string {
 	fmt.Fprintf(&b, "Host lab, %s mode, %s: %d hosts per region, each NIC capped at %.0f Mbit/s for traffic leaving its region; "+
 		"between regions %.0f ms RTT and %.0f Mbit/s per connection (gateway data only).\n\n",
 		m.Mode, m.Date.UTC().Format("2006-01-02 15:04 UTC"), m.PerRegion, m.HostMbps, m.RTTms, m.FlowMbps)
-	b.WriteString("| workload | tool | hosts | median s | MB/s | obj/s | % of NICs | vs best peer | CPU s | CPU s/GiB |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	b.WriteString("| workload | tool | hosts | median s | of which transfer s | MB/s | obj/s | % of NICs | vs best peer | CPU s | CPU s/GiB |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %.1f | %.0f | %.0f | %.2f | %.1f | %.2f |\n",
-			r.Workload, r.Tool, r.Hosts, r.MedianSeconds, r.GoodputMBps, r.ObjectsPerSec, r.PctOfLink,
+		transfer := "-"
+		if r.TransferSeconds > 0 {
+			transfer = fmt.Sprintf("%.2f", r.TransferSeconds)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %.2f | %s | %.1f | %.0f | %.0f | %.2f | %.1f | %.2f |\n",
+			r.Workload, r.Tool, r.Hosts, r.MedianSeconds, transfer, r.GoodputMBps, r.ObjectsPerSec, r.PctOfLink,
 			r.RatioVsBestPeer, r.CPUSeconds, r.CPUSecPerGiB)
 	}
 	b.WriteString("\nSettings:\n\n")

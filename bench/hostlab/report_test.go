@@ -31,7 +31,7 @@ func TestFinish(t *testing.T) {
 		t.Errorf("a zero-time row without peers: %+v", rows[3])
 	}
 	md := Markdown(Meta{Date: time.Unix(0, 0), Mode: "quick", HostMbps: 100}, rows)
-	if !strings.Contains(md, "| w | skyplane -n 2 | 2 | 4.00 | 25.0 | 1 | 100 | 2.00 | 2.0 |") {
+	if !strings.Contains(md, "| w | skyplane -n 2 | 2 | 4.00 | - | 25.0 | 1 | 100 | 2.00 | 2.0 |") {
 		t.Errorf("markdown:\n%s", md)
 	}
 }
