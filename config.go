@@ -82,6 +82,14 @@ type Config struct {
 	// UsageStatsEndpoint is where usage statistics are POSTed; "" means
 	// nowhere (usage_stats_endpoint).
 	UsageStatsEndpoint string
+	// Solver is the planner of the plan cp and sync show before they
+	// confirm: direct, ron or ilp (solver; docs/planner.md). Transfers run
+	// the direct plan whatever it is, until relays execute.
+	Solver string
+	// PlannerDataFile is a CSV of planner rows (throughput grid, egress
+	// and VM prices, VM caps) overriding the shipped ones; "" none
+	// (planner_data_file; docs/planner.md has the format).
+	PlannerDataFile string
 }
 
 // DefaultConfig returns the defaults of every key.

@@ -60,6 +60,12 @@ type Config struct {
 	// UsageStatsEndpoint (key usage_stats_endpoint) is where usage statistics
 	// are POSTed; "" means they are sent nowhere.
 	UsageStatsEndpoint string
+	// Solver (key solver) is the planner cp and sync show their plan with:
+	// direct, ron or ilp (docs/planner.md).
+	Solver string
+	// PlannerDataFile (key planner_data_file) is a CSV of planner rows
+	// (throughput, prices, caps) that override the shipped ones; "" none.
+	PlannerDataFile string
 }
 
 // Default returns the defaults of the original Skyplane, plus
@@ -104,6 +110,8 @@ func Default() Config {
 		S3Endpoint:              "",
 		GatewayBinary:           "",
 		UsageStatsEndpoint:      "",
+		Solver:                  "direct",
+		PlannerDataFile:         "",
 	}
 }
 
@@ -168,6 +176,10 @@ func (d *keyDef) stringAllowed() string {
 		return "6 to 30 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen"
 	case "gateway_binary":
 		return `a file path, or "" for the running skyplane binary`
+	case "planner_data_file":
+		return `a file path, or "" for the shipped data only`
+	case "solver":
+		return "direct, ron or ilp"
 	default:
 		return "a non-empty name without spaces"
 	}
@@ -238,6 +250,10 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.S3BucketEndpoints }, check: checkBucketEndpoints},
 	{name: "gateway_binary", help: `path of the skyplane binary local gateways run ("" = this binary)`,
 		s: func(c *Config) *string { return &c.GatewayBinary }},
+	{name: "solver", help: "planner of the plan cp and sync show: direct, ron or ilp (docs/planner.md)",
+		s: func(c *Config) *string { return &c.Solver }, check: checkSolver},
+	{name: "planner_data_file", help: `CSV of planner rows overriding the shipped throughput grid and prices ("" = none)`,
+		s: func(c *Config) *string { return &c.PlannerDataFile }},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
 		s: func(c *Config) *string { return &c.UsageStatsEndpoint }, check: checkOptionalURL},
 }

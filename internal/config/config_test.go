@@ -47,6 +47,8 @@ var originalDefaults = map[string]string{
 	"s3_bucket_endpoints":        "",
 	"gateway_binary":             "",
 	"usage_stats_endpoint":       "",
+	"solver":                     "direct",
+	"planner_data_file":          "",
 }
 
 var originalTypes = map[string]string{
@@ -60,6 +62,7 @@ var originalTypes = map[string]string{
 	"azure_default_region": "string", "gcp_instance_class": "string", "gcp_use_premium_network": "bool",
 	"gcp_service_account_name": "string", "gcp_use_spot_instances": "bool", "gcp_default_region": "string",
 	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string",
+	"solver": "string", "planner_data_file": "string",
 }
 
 func TestDefaultsMatchBrief(t *testing.T) {
@@ -85,7 +88,7 @@ func TestDefaultsMatchBrief(t *testing.T) {
 		AWSInstanceClass: "m5.8xlarge", AWSDefaultRegion: "us-east-1",
 		AzureInstanceClass: "Standard_D32_v5", AzureDefaultRegion: "eastus",
 		GCPInstanceClass: "n2-standard-32", GCPUsePremiumNetwork: true, GCPServiceAccountName: "skyplane-manual",
-		GCPDefaultRegion: "us-central1-a",
+		GCPDefaultRegion: "us-central1-a", Solver: "direct",
 	}
 	if d != want {
 		t.Errorf("Default() = %+v\nwant       %+v", d, want)
@@ -155,6 +158,8 @@ func sampleValue(key, typ, def string) string {
 		return "/opt/skyplane/bin/skyplane"
 	case "gcp_service_account_name":
 		return "my-transfer-sa"
+	case "solver":
+		return "ilp"
 	}
 	return "some-other-" + strings.ReplaceAll(key, "_", "-")
 }
@@ -284,6 +289,7 @@ func TestSetBadValues(t *testing.T) {
 		{"s3_bucket_endpoints", "a/b=http://a:1", []string{"s3_bucket_endpoints", "not a bucket name"}},
 		{"s3_bucket_endpoints", "a=http://x:1,a=http://y:2", []string{"s3_bucket_endpoints", "named twice"}},
 		{"gateway_binary", "/bin/sky\nplane", []string{"gateway_binary", "control character"}},
+		{"solver", "fastest", []string{"solver", "direct, ron or ilp"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
