@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
-	"github.com/skyplane-project/skyplane-go/internal/planner"
 )
 
 // Dataplane is a set of gateways between a source region and a destination
@@ -70,7 +69,7 @@ func (c *Client) Dataplane(opts DataplaneOptions) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planner.Direct(src, []string{dst}, n)
+	plan, err := c.directPlan(src, []string{dst}, n)
 	if err != nil {
 		return nil, err
 	}

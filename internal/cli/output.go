@@ -46,14 +46,20 @@ func (p *printer) note(msg string) {
 	fmt.Fprintln(p.e.stdout, msg)
 }
 
-func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, pv *skyplane.Preview) {
-	gateways := groups[0].Gateways
+// plan shows the plan a transfer runs and, when another solver was asked
+// for, that solver's plan beside it (relays do not execute yet).
+func (p *printer) plan(src string, dsts []string, run, planned *skyplane.TransferPlan, pv *skyplane.Preview) {
+	groups := run.Groups
 	if p.json {
 		var regions []string
 		for _, g := range groups {
 			regions = append(regions, g.Region)
 		}
-		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": "local"}
+		f := planFields(run)
+		f["source"], f["destinations"], f["regions"], f["gateways_per_region"], f["provider"] = src, dsts, regions, groups[0].Gateways, "local"
+		if planned != nil {
+			f["planned"] = planFields(planned)
+		}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
 		}
@@ -62,9 +68,13 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 	}
 	w := p.e.stdout
 	fmt.Fprintf(w, "Transfer plan (solver direct, local gateways):\n")
-	fmt.Fprintf(w, "  source       %-16s %s  (%d gateway(s))\n", groups[0].Region, src, gateways)
+	fmt.Fprintf(w, "  source       %-16s %s  (%d gateway(s))\n", groups[0].Region, src, groups[0].Gateways)
 	for i, d := range dsts {
 		fmt.Fprintf(w, "  destination  %-16s %s  (%d gateway(s))\n", groups[i+1].Region, d, groups[i+1].Gateways)
+	}
+	if planned != nil {
+		fmt.Fprintf(w, "The %s plan (planned only: this transfer runs the direct plan above):\n", planned.Solver)
+		writePlan(w, planned)
 	}
 	if pv == nil {
 		fmt.Fprintf(w, "  objects are listed while they transfer\n")
@@ -84,7 +94,19 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 	if pv.Deletes > 0 {
 		fmt.Fprintf(w, ", %d to delete", pv.Deletes)
 	}
-	fmt.Fprintf(w, "\n  estimated cost: $0.00 (local gateways, no cloud egress)\n")
+	fmt.Fprintf(w, "\n  estimated cost: %s\n", estimateLine(run))
+}
+
+// estimateLine is a plan's estimated cost in words.
+func estimateLine(tp *skyplane.TransferPlan) string {
+	e := tp.Estimate
+	switch {
+	case e == nil:
+		return "unknown (" + tp.CostUnknown + ")"
+	case e.VMUnknown:
+		return fmt.Sprintf("egress %s; VM time unknown (%s)", usd(e.EgressUSD), tp.Unknown)
+	}
+	return fmt.Sprintf("%s (egress %s, VMs %s, at the planner's prices for these regions)", usd(e.TotalUSD), usd(e.EgressUSD), usd(e.VMUSD))
 }
 
 func (p *printer) progress(pr skyplane.Progress) {

@@ -22,6 +22,9 @@ type Cost struct {
 	VMUSD     float64
 	// Seconds is the VM time each gateway is paid for.
 	Seconds float64
+	// VMUnknown: the plan's rate is unknown, so its VM time is, and some
+	// VM has a price (VMUSD is then 0).
+	VMUnknown bool
 }
 
 // TotalUSD is egress plus VM time.
@@ -77,6 +80,7 @@ func (p *Plan) CostOf(d *Data, edgeBytes map[[2]string]int64, seconds float64) (
 			return Cost{}, err
 		}
 		c.VMUSD += price * float64(g.Gateways) * seconds / 3600
+		c.VMUnknown = c.VMUnknown || (seconds == 0 && price > 0 && p.ThroughputGbps == 0)
 	}
 	return c, nil
 }

@@ -10,6 +10,9 @@ import (
 // intTol is how far from a whole number a VM count may be and count as one.
 const intTol = 1e-6
 
+// flowTol is the share of the rate below which a hop's flow counts as none.
+const flowTol = 1e-4
+
 // maxNodes bounds the branch and bound; past it the best plan found so
 // far stands (a few dozen nodes are typical).
 const maxNodes = 20000
@@ -70,6 +73,8 @@ func (nw *net) branchAndBound(target float64) (float64, []int, error) {
 // plan turns the LP's flows at whole VM counts n into a Plan.
 func (nw *net) plan(target float64, n []int, x []float64) *Plan {
 	_, v := nw.build(target, n, n)
+	// Flows below this are the simplex's rounding noise, not hops.
+	tol := flowTol * target
 	b := newBuilder("ilp")
 	keys := make([]string, len(nw.nodes))
 	for i, r := range nw.nodes {
@@ -94,7 +99,7 @@ func (nw *net) plan(target float64, n []int, x []float64) *Plan {
 			continue
 		}
 		for e, ed := range nw.edges {
-			if ed.from == i && flow(e) > intTol {
+			if ed.from == i && flow(e) > tol {
 				relays = append(relays, i)
 				break
 			}
@@ -114,7 +119,7 @@ func (nw *net) plan(target float64, n []int, x []float64) *Plan {
 		var parts []part
 		budget := MaxConnectionsPerVM * n[u]
 		for e, ed := range nw.edges {
-			if ed.from != u || flow(e) <= intTol {
+			if ed.from != u || flow(e) <= tol {
 				continue
 			}
 			c := MaxConnectionsPerVM * flow(e) / ed.grid
@@ -133,7 +138,7 @@ func (nw *net) plan(target float64, n []int, x []float64) *Plan {
 	}
 	for e, ed := range nw.edges {
 		f := flow(e)
-		if f <= intTol || keys[ed.from] == "" || keys[ed.to] == "" {
+		if f <= tol || keys[ed.from] == "" || keys[ed.to] == "" {
 			continue
 		}
 		b.p.Edges = append(b.p.Edges, Edge{From: keys[ed.from], To: keys[ed.to], Connections: conns[e], Gbps: f, Share: f / target})
@@ -142,7 +147,7 @@ func (nw *net) plan(target float64, n []int, x []float64) *Plan {
 	for d := range v.f {
 		target := keys[d+1]
 		for u := range nw.nodes {
-			bestE, bestF := -1, intTol
+			bestE, bestF := -1, tol
 			for e, ed := range nw.edges {
 				if ed.from == u && v.f[d][e] >= 0 && x[v.f[d][e]] > bestF {
 					bestE, bestF = e, x[v.f[d][e]]

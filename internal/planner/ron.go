@@ -20,7 +20,7 @@ type ronPath struct {
 func (ronSolver) Solve(p Problem) (*Plan, error) {
 	if !p.canHost(p.Src) || !anyHostable(p) {
 		// One-sided transfers have no VM to relay from: direct only.
-		return directSolver{}.Solve(p)
+		return ronDirect(p)
 	}
 	n := float64(p.Gateways)
 	avoid := map[string]bool{Normalize(p.Src): true}
@@ -32,7 +32,7 @@ func (ronSolver) Solve(p Problem) (*Plan, error) {
 		best, err := bestPath(p, d, avoid)
 		if err != nil {
 			// The direct hop itself lacks figures: a direct plan says which.
-			return directSolver{}.Solve(p)
+			return ronDirect(p)
 		}
 		chosen = append(chosen, best)
 	}
@@ -91,6 +91,16 @@ func (ronSolver) Solve(p Problem) (*Plan, error) {
 	}
 	finish(b.p, rate, nil)
 	return b.p, nil
+}
+
+// ronDirect is ron's answer when no relay can be compared: the direct hop.
+func ronDirect(p Problem) (*Plan, error) {
+	plan, err := directSolver{}.Solve(p)
+	if err != nil {
+		return nil, err
+	}
+	plan.Solver = "ron"
+	return plan, nil
 }
 
 func anyHostable(p Problem) bool {
