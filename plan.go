@@ -54,6 +54,11 @@ type Cost struct {
 	// VMUnknown: the plan's throughput is unknown, so is its VM time
 	// (VMUSD and TotalUSD count egress only).
 	VMUnknown bool
+	// After a transfer (Result.Cost): UncompressedEgressUSD is the egress
+	// had the hops carried the bytes uncompressed, CompressionSavedPct the
+	// share of the egress fees compression saved (of the egress bytes
+	// where egress is free), ≥ 0.
+	UncompressedEgressUSD, CompressionSavedPct float64
 }
 
 // EdgeCost is what one hop's bytes cost.

@@ -240,14 +240,16 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 		for _, f := range r.Failed {
 			p.event("object_failed", map[string]any{"src": f.Src, "dst": f.Dst, "reason": f.Reason})
 		}
-		p.event("done", map[string]any{
+		f := map[string]any{
 			"failed":  len(r.Failed),
 			"objects": r.Objects, "bytes": r.Bytes, "destinations": dsts, "bytes_per_destination": perDst,
 			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
-			"cost_usd": 0.0, "verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
+			"verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
 			"restarted": r.Restarted,
-		})
+		}
+		costFields(f, r)
+		p.event("done", f)
 		return
 	}
 	w := p.e.stdout
@@ -284,7 +286,7 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 	if r.GatewaysLost > 0 {
 		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
 	}
-	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
+	writeCost(w, r)
 	const shown = 10
 	for i, f := range r.Failed {
 		if i == 0 {

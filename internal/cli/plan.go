@@ -208,3 +208,39 @@ func transferPlans(ctx context.Context, client *skyplane.Client, src string, dst
 	}
 	return run, planned, nil
 }
+
+// writeCost prints what a transfer cost (egress from the bytes that
+// crossed each hop, VM time) beside the plan's estimate, and what
+// compression saved of the egress fees.
+func writeCost(w io.Writer, r *skyplane.Result) {
+	c := r.Cost
+	if c == nil {
+		fmt.Fprintf(w, "  Cost:        unknown (%s)\n", r.CostUnknown)
+		return
+	}
+	line := fmt.Sprintf("  Cost:        %s (egress %s for the bytes sent, VMs %s for %.1f s)", usd(c.TotalUSD), usd(c.EgressUSD), usd(c.VMUSD), c.Seconds)
+	if e := r.Estimate; e != nil && !e.VMUnknown {
+		line += fmt.Sprintf("; estimated %s", usd(e.TotalUSD))
+	} else if e != nil {
+		line += fmt.Sprintf("; estimated egress %s", usd(e.EgressUSD))
+	}
+	fmt.Fprintln(w, line)
+	if c.UncompressedEgressUSD > 0 {
+		fmt.Fprintf(w, "  Compression saved %.1f %% of egress fees (%s of %s)\n", c.CompressionSavedPct, usd(c.UncompressedEgressUSD-c.EgressUSD), usd(c.UncompressedEgressUSD))
+	} else {
+		fmt.Fprintf(w, "  Compression saved %.1f %% of egress bytes (egress is free between these regions)\n", c.CompressionSavedPct)
+	}
+}
+
+// costFields adds the cost after a transfer to its done event.
+func costFields(f map[string]any, r *skyplane.Result) {
+	if r.Cost == nil {
+		f["cost_usd"], f["cost_unknown"] = nil, r.CostUnknown
+		return
+	}
+	f["cost_usd"], f["egress_usd"], f["vm_usd"] = r.Cost.TotalUSD, r.Cost.EgressUSD, r.Cost.VMUSD
+	f["egress_uncompressed_usd"], f["compression_saved_fees_pct"] = r.Cost.UncompressedEgressUSD, r.Cost.CompressionSavedPct
+	if r.Estimate != nil && !r.Estimate.VMUnknown {
+		f["cost_estimate_usd"] = r.Estimate.TotalUSD
+	}
+}
