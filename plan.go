@@ -82,6 +82,9 @@ func (e *TargetError) Error() string {
 
 func (e *TargetError) Unwrap() error { return ErrInvalidInput }
 
+// Solvers are the planner's solvers: direct, ilp, ron.
+func Solvers() []string { return planner.Solvers() }
+
 // PlanRegions plans a transfer between regions ("aws:us-east-1",
 // "gcp:us-central1-a", "azure:eastus") without any bucket: what `skyplane
 // plan` shows. A region of another kind than aws, gcp, azure or local

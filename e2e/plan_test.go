@@ -94,20 +94,59 @@ ingress_cap,lab:*,,10,lab
 	})
 }
 
-// TestCopyShowsTheSolversPlan: cp shows the plan it runs (direct) and,
-// with --solver ron, the relay plan beside it, and still runs direct.
+// TestCopyShowsTheSolversPlan: cp shows the plan it runs (direct) and the
+// plan of the solver asked for beside it; a relay plan is shown, never run
+// (no relay gateway starts), and a solver without figures for the regions
+// says so without stopping the copy.
 func TestCopyShowsTheSolversPlan(t *testing.T) {
-	s := newSandbox(t)
-	src, dst := s.path("src"), s.path("dst")
-	writeRandomFile(t, src+"/a.bin", 4096)
-	r := s.runIn(nil, "", "y\n", "cp", "-r", "--solver", "ron", src, dst)
-	if r.code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	// Figures that make a relay worth it between local:src and local:dst.
+	const relayRows = `throughput,local:src,local:dst,1,test
+throughput,local:src,lab:b,8,test
+throughput,lab:b,local:dst,8,test
+vm,lab:*,*,1,test
+egress_cap,lab:*,,10,test
+ingress_cap,lab:*,,10,test
+`
+	tests := []struct {
+		name string
+		rows string // planner_data_file, if any
+		args []string
+		want []string
+	}{
+		{"ron relay shown, direct run", relayRows, []string{"--solver", "ron"},
+			[]string{"The ron plan (planned only: this transfer runs the direct plan above)", "relay        lab:b", "planned but not executed yet"}},
+		{"ilp without figures", "", []string{"--solver", "ilp"},
+			[]string{"The ilp solver has no plan here", "no throughput figure for local:src → local:dst", "runs the direct plan above"}},
 	}
-	for _, m := range []string{"Transfer plan (solver direct", "The ron plan (planned only: this transfer runs the direct plan above)", "estimated cost: $0.00", "Transfer completed successfully"} {
-		if !strings.Contains(r.stdout, m) {
-			t.Errorf("stdout lacks %q:\n%s", m, r.stdout)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSandbox(t)
+			if tt.rows != "" {
+				data := s.path("planner.csv")
+				if err := os.WriteFile(data, []byte(tt.rows), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				s.config("planner_data_file", data)
+			}
+			src, dst := s.path("src"), s.path("dst")
+			writeRandomFile(t, src+"/a.bin", 4096)
+			args := append(append([]string{"cp", "-r"}, tt.args...), src, dst)
+			r := s.runIn(nil, "", "y\n", args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			for _, m := range append(tt.want, "Transfer plan (solver direct", "estimated cost: $", "Transfer completed successfully") {
+				if !strings.Contains(r.stdout, m) {
+					t.Errorf("stdout lacks %q:\n%s", m, r.stdout)
+				}
+			}
+			assertTreesEqual(t, src, dst)
+			if _, files := s.gatewayStats("relay", "frames_recv"); files != 0 {
+				t.Errorf("%d relay gateway(s) ran", files)
+			}
+			if _, files := s.gatewayStats("dst", "frames_recv"); files == 0 {
+				t.Error("no destination gateway ran")
+			}
+		})
 	}
-	assertTreesEqual(t, src, dst)
 }

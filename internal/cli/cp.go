@@ -236,11 +236,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		}
 		preview = &p
 	}
-	run, planned, err := transferPlans(ctx, client, src, dsts, f, cmp.Or(f.solver, cfg.Solver), gateways, preview)
+	run, alt, err := transferPlans(ctx, client, src, dsts, f, cmp.Or(f.solver, cfg.Solver), gateways, preview)
 	if err != nil {
 		return early(err)
 	}
-	out.plan(src, dsts, run, planned, preview)
+	out.plan(src, dsts, run, alt, preview)
 	if preview != nil {
 		if preview.Objects == 0 && preview.Deletes == 0 {
 			out.note("Nothing to do: the destination is up to date.")

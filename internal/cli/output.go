@@ -48,7 +48,7 @@ func (p *printer) note(msg string) {
 
 // plan shows the plan a transfer runs and, when another solver was asked
 // for, that solver's plan beside it (relays do not execute yet).
-func (p *printer) plan(src string, dsts []string, run, planned *skyplane.TransferPlan, pv *skyplane.Preview) {
+func (p *printer) plan(src string, dsts []string, run *skyplane.TransferPlan, alt *alternative, pv *skyplane.Preview) {
 	groups := run.Groups
 	if p.json {
 		var regions []string
@@ -57,8 +57,11 @@ func (p *printer) plan(src string, dsts []string, run, planned *skyplane.Transfe
 		}
 		f := planFields(run)
 		f["source"], f["destinations"], f["regions"], f["gateways_per_region"], f["provider"] = src, dsts, regions, groups[0].Gateways, "local"
-		if planned != nil {
-			f["planned"] = planFields(planned)
+		switch {
+		case alt != nil && alt.err != nil:
+			f["planned"] = map[string]any{"solver": alt.solver, "error": alt.err.Error()}
+		case alt != nil:
+			f["planned"] = planFields(alt.plan)
 		}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
@@ -72,9 +75,12 @@ func (p *printer) plan(src string, dsts []string, run, planned *skyplane.Transfe
 	for i, d := range dsts {
 		fmt.Fprintf(w, "  destination  %-16s %s  (%d gateway(s))\n", groups[i+1].Region, d, groups[i+1].Gateways)
 	}
-	if planned != nil {
-		fmt.Fprintf(w, "The %s plan (planned only: this transfer runs the direct plan above):\n", planned.Solver)
-		writePlan(w, planned)
+	switch {
+	case alt != nil && alt.err != nil:
+		fmt.Fprintf(w, "The %s solver has no plan here (%v): this transfer runs the direct plan above\n", alt.solver, alt.err)
+	case alt != nil:
+		fmt.Fprintf(w, "The %s plan (planned only: this transfer runs the direct plan above):\n", alt.solver)
+		writePlan(w, alt.plan)
 	}
 	if pv == nil {
 		fmt.Fprintf(w, "  objects are listed while they transfer\n")

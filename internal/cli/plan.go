@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -189,24 +190,34 @@ func planFields(tp *skyplane.TransferPlan) map[string]any {
 	return f
 }
 
+// alternative is the plan of the solver asked for, shown beside the
+// direct plan a copy runs.
+type alternative struct {
+	solver string
+	plan   *skyplane.TransferPlan
+	// err says why the solver has no plan here (figures missing for these
+	// regions, a target out of reach): the copy runs direct all the same.
+	err error
+}
+
 // transferPlans are the plan a copy runs (direct) and, when another
-// solver is asked for, that solver's plan, shown beside it.
-func transferPlans(ctx context.Context, client *skyplane.Client, src string, dsts []string, f *transferFlags, solver string, gateways int, pv *skyplane.Preview) (run, planned *skyplane.TransferPlan, err error) {
+// solver is asked for, that solver's plan.
+func transferPlans(ctx context.Context, client *skyplane.Client, src string, dsts []string, f *transferFlags, solver string, gateways int, pv *skyplane.Preview) (*skyplane.TransferPlan, *alternative, error) {
+	if !slices.Contains(skyplane.Solvers(), solver) {
+		return nil, nil, usageErr(fmt.Errorf("--solver %s: want one of %s", solver, strings.Join(skyplane.Solvers(), ", ")))
+	}
 	opts := skyplane.PlanOptions{Recursive: f.recursive, Gateways: gateways, Solver: "direct"}
 	if pv != nil {
 		opts.Bytes = pv.Bytes
 	}
-	if run, err = client.PlanTransfer(ctx, src, dsts, opts); err != nil {
-		return nil, nil, err
-	}
-	if solver == "direct" {
-		return run, nil, nil
+	run, err := client.PlanTransfer(ctx, src, dsts, opts)
+	if err != nil || solver == "direct" {
+		return run, nil, err
 	}
 	opts.Solver, opts.TargetGbps = solver, f.target
-	if planned, err = client.PlanTransfer(ctx, src, dsts, opts); err != nil {
-		return nil, nil, planError(err)
-	}
-	return run, planned, nil
+	alt := &alternative{solver: solver}
+	alt.plan, alt.err = client.PlanTransfer(ctx, src, dsts, opts)
+	return run, alt, nil
 }
 
 // writeCost prints what a transfer cost (egress from the bytes that

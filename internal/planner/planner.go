@@ -66,21 +66,15 @@ type Plan struct {
 func (p *Plan) Source() Group { return p.Groups[0] }
 
 // Destinations are the destination groups in the order asked for.
-func (p *Plan) Destinations() []Group {
-	var out []Group
-	for _, g := range p.Groups {
-		if g.Role == RoleDestination {
-			out = append(out, g)
-		}
-	}
-	return out
-}
+func (p *Plan) Destinations() []Group { return p.withRole(RoleDestination) }
 
 // Relays are the relay groups.
-func (p *Plan) Relays() []Group {
+func (p *Plan) Relays() []Group { return p.withRole(RoleRelay) }
+
+func (p *Plan) withRole(r Role) []Group {
 	var out []Group
 	for _, g := range p.Groups {
-		if g.Role == RoleRelay {
+		if g.Role == r {
 			out = append(out, g)
 		}
 	}
