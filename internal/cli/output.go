@@ -65,6 +65,10 @@ func (p *printer) plan(src string, dsts []string, run *skyplane.TransferPlan, al
 		}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
+		} else {
+			// Without a preview the size is not known before the transfer.
+			delete(f, "bytes")
+			delete(f, "seconds")
 		}
 		p.event("plan", f)
 		return
