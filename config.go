@@ -100,6 +100,14 @@ type Config struct {
 	// checks it and verification needs no MD5, local disk today; MD5
 	// elsewhere) or "md5" (checksum_algorithm).
 	ChecksumAlgorithm string
+	// Solver is the planner of the plan cp and sync show before they
+	// confirm: direct, ron or ilp (solver; docs/planner.md). Transfers run
+	// the direct plan whatever it is, until relays execute.
+	Solver string
+	// PlannerDataFile is a CSV of planner rows (throughput grid, egress
+	// and VM prices, VM caps) overriding the shipped ones; "" none
+	// (planner_data_file; docs/planner.md has the format).
+	PlannerDataFile string
 }
 
 // DefaultConfig returns the defaults of every key.

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
-	"github.com/skyplane-project/skyplane-go/internal/planner"
 )
 
 // Dataplane is a set of gateways between a source region and a destination
@@ -21,6 +20,10 @@ type Dataplane struct {
 	// provisioned makes Provision idempotent: AutoDeprovision provisions,
 	// and code written for the Python client calls Provision inside it.
 	provisioned bool
+	// recv is what each gateway had received (wire, raw) when the last
+	// run ended: gateway counters run for the dataplane's life, a run's
+	// cost counts its own bytes.
+	recv map[string][2]int64
 }
 
 // Region is where a group of gateways runs: a cloud ("local", "aws",
@@ -70,7 +73,7 @@ func (c *Client) Dataplane(opts DataplaneOptions) (*Dataplane, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planner.Direct(src, []string{dst}, n)
+	plan, err := c.directPlan(src, []string{dst}, n)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +203,7 @@ func (dp *Dataplane) Run(ctx context.Context, progress func(Progress)) (*Result,
 	}
 	inner, err := dp.inner.Run(ctx, jobs, progressFunc(progress))
 	res := resultOf(inner)
+	dp.costAfter(res)
 	if err != nil {
 		// res is set when the transfer ran but left objects out
 		// (ErrObjectsFailed): it says what landed and what failed.

@@ -22,7 +22,6 @@ import (
 	"github.com/skyplane-project/skyplane-go/internal/dataplane"
 	"github.com/skyplane-project/skyplane-go/internal/gateway/control"
 	"github.com/skyplane-project/skyplane-go/internal/objstore"
-	"github.com/skyplane-project/skyplane-go/internal/planner"
 
 	// Store backends register their URL schemes.
 	_ "github.com/skyplane-project/skyplane-go/internal/objstore/azure"
@@ -258,7 +257,7 @@ func (c *Client) newDataplane(ctx context.Context, job *dataplane.Resolved, n in
 	if err != nil {
 		return nil, err
 	}
-	plan, err := planner.Direct(src, dsts, n)
+	plan, err := c.directPlan(src, dsts, n)
 	if err != nil {
 		return nil, err
 	}
@@ -301,14 +300,26 @@ type PlanGroup struct {
 	// the client reads and writes itself and no gateway starts (the
 	// config's in_process; false forces gateways).
 	InProcess bool
+	// Key names the group in PlanEdge (the region, "#2" for a second
+	// group in one region); Class is its VMs' instance class.
+	Key, Class string
 }
 
-// PlanOptions tune Plan.
+// PlanOptions tune Plan, PlanTransfer and PlanRegions.
 type PlanOptions struct {
 	// Recursive plans a copy of every object under the source folder.
 	Recursive bool
-	// Gateways per region; 0 means the config's max_instances.
+	// Gateways per region; 0 means the config's max_instances. The ilp
+	// solver uses up to this many in each region.
 	Gateways int
+	// Solver is direct, ron or ilp; "" means the config's solver
+	// (docs/planner.md).
+	Solver string
+	// TargetGbps is the throughput the ilp solver must reach to each
+	// destination; 0 means the best reachable.
+	TargetGbps float64
+	// Bytes to each destination, for the estimated time and cost.
+	Bytes int64
 }
 
 // Plan says where the gateways of a copy from src to dsts would run.
@@ -327,7 +338,8 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	}
 	var out []PlanGroup
 	for _, g := range dp.Plan().Groups {
-		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Hosts: hostNames(inv, g.Region, g.Gateways), InProcess: dp.InProcess()})
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Key: g.Key, Class: g.Class,
+			Hosts: hostNames(inv, g.Region, g.Gateways), InProcess: dp.InProcess()})
 	}
 	return out, nil
 }

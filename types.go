@@ -70,6 +70,13 @@ type Result struct {
 	// Failed are objects a destination cannot hold, left out; the
 	// transfer then returns ErrObjectsFailed with this Result.
 	Failed []Failure
+	// Cost is what the transfer cost at the planner's prices for its
+	// regions: egress from the bytes that crossed each hop as sent
+	// (compressed, framed), VM time from the run's duration; Estimate is
+	// what the plan expected for the same bytes. Cost is nil when the
+	// planner data lack a price (CostUnknown says which).
+	Cost, Estimate *Cost
+	CostUnknown    string
 }
 
 // Stats are one gateway's counters at the end of a transfer.

@@ -30,7 +30,7 @@ func TestBadInput(t *testing.T) {
 		{"zero gateways", func(src, dst string) []string { return []string{"cp", "-r", "-y", "-n", "0", src, dst} }, 2, "max-instances"},
 		{"zero connections", func(src, dst string) []string { return []string{"cp", "-r", "-y", "--max-connections", "0", src, dst} }, 2, "max-connections"},
 		{"unknown flag", func(src, dst string) []string { return []string{"cp", "--bogus", src, dst} }, 2, "bogus"},
-		{"unavailable solver", func(src, dst string) []string { return []string{"cp", "-r", "-y", "--solver", "ilp", src, dst} }, 2, "solver"},
+		{"unknown solver", func(src, dst string) []string { return []string{"cp", "-r", "-y", "--solver", "fastest", src, dst} }, 2, "solver"},
 		{"contradicting multipart flags", func(src, dst string) []string {
 			return []string{"cp", "-r", "-y", "--multipart", "--no-multipart", src, dst}
 		}, 2, "contradict"},

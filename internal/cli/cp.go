@@ -33,6 +33,7 @@ type transferFlags struct {
 	noResume    bool
 	gatewaysOn  bool // --gateways
 	solver      string
+	target      float64
 	include     []string
 	exclude     []string
 	filesFrom   string
@@ -58,7 +59,8 @@ func (f *transferFlags) register(cmd *cobra.Command, isSync bool) {
 	fl.BoolVar(&f.jsonOut, "json", false, "print NDJSON events instead of text")
 	fl.BoolVar(&f.noResume, "no-resume", false, "send everything again, even if an interrupted run of this transfer left work to continue")
 	fl.BoolVar(&f.gatewaysOn, "gateways", false, "start gateways even when every one would run on this machine (default: copy in process; config in_process)")
-	fl.StringVar(&f.solver, "solver", "direct", "planner: direct (ron and ilp come with cloud regions)")
+	fl.StringVar(&f.solver, "solver", "", "planner whose plan is shown: direct, ron or ilp (default: config solver); transfers run the direct plan until relays execute")
+	fl.Float64VarP(&f.target, "throughput", "t", 0, "throughput target of the ilp plan shown, Gbit/s")
 	fl.StringArrayVar(&f.include, "include", nil, "copy only keys (relative to the source folder) matching this glob; repeatable (* within a path element, ** across)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out keys matching this glob, and never delete them with sync --delete; repeatable")
 	fl.StringVar(&f.filesFrom, "files-from", "", "copy only the keys listed in FILE, one per line relative to the source folder (- reads stdin)")
@@ -182,9 +184,6 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 	if f.gatewaysOn {
 		cfg.InProcess = false
 	}
-	if f.solver != "direct" {
-		return usageErr(fmt.Errorf("--solver %s: only the direct solver is available in this build", f.solver))
-	}
 	if err := cfg.Validate(); err != nil {
 		return usageErr(err)
 	}
@@ -243,11 +242,11 @@ func runTransfer(cmd *cobra.Command, e *env, f *transferFlags, src string, dsts 
 		}
 		preview = &p
 	}
-	groups, err := client.Plan(ctx, src, dsts, skyplane.PlanOptions{Recursive: f.recursive, Gateways: gateways})
+	run, alt, err := transferPlans(ctx, client, src, dsts, f, cmp.Or(f.solver, cfg.Solver), gateways, preview)
 	if err != nil {
 		return early(err)
 	}
-	out.plan(src, dsts, groups, preview)
+	out.plan(src, dsts, run, alt, preview)
 	if preview != nil {
 		if preview.Objects == 0 && preview.Deletes == 0 {
 			out.note("Nothing to do: the destination is up to date.")

@@ -46,17 +46,30 @@ func (p *printer) note(msg string) {
 	fmt.Fprintln(p.e.stdout, msg)
 }
 
-func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, pv *skyplane.Preview) {
-	gateways := groups[0].Gateways
+// plan shows the plan a transfer runs and, when another solver was asked
+// for, that solver's plan beside it (relays do not execute yet).
+func (p *printer) plan(src string, dsts []string, run *skyplane.TransferPlan, alt *alternative, pv *skyplane.Preview) {
+	groups := run.Groups
 	if p.json {
 		var regions []string
 		for _, g := range groups {
 			regions = append(regions, g.Region)
 		}
-		f := map[string]any{"source": src, "destinations": dsts, "regions": regions, "gateways_per_region": gateways, "solver": "direct", "provider": planProvider(groups),
-			"in_process": groups[0].InProcess}
+		f := planFields(run)
+		f["source"], f["destinations"], f["regions"], f["gateways_per_region"], f["provider"] = src, dsts, regions, groups[0].Gateways, planProvider(groups)
+		f["in_process"] = groups[0].InProcess
+		switch {
+		case alt != nil && alt.err != nil:
+			f["planned"] = map[string]any{"solver": alt.solver, "error": alt.err.Error()}
+		case alt != nil:
+			f["planned"] = planFields(alt.plan)
+		}
 		if pv != nil {
 			f["objects"], f["bytes"], f["deletes"] = pv.Objects, pv.Bytes, pv.Deletes
+		} else {
+			// Without a preview the size is not known before the transfer.
+			delete(f, "bytes")
+			delete(f, "seconds")
 		}
 		p.event("plan", f)
 		return
@@ -72,6 +85,13 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 	fmt.Fprintf(w, "  source       %-16s %s  (%s)\n", groups[0].Region, src, where(groups[0]))
 	for i, d := range dsts {
 		fmt.Fprintf(w, "  destination  %-16s %s  (%s)\n", groups[i+1].Region, d, where(groups[i+1]))
+	}
+	switch {
+	case alt != nil && alt.err != nil:
+		fmt.Fprintf(w, "The %s solver has no plan here (%v): this transfer runs the direct plan above\n", alt.solver, alt.err)
+	case alt != nil:
+		fmt.Fprintf(w, "The %s plan (planned only: this transfer runs the direct plan above):\n", alt.solver)
+		writePlan(w, alt.plan)
 	}
 	if pv == nil {
 		fmt.Fprintf(w, "  objects are listed while they transfer\n")
@@ -91,7 +111,19 @@ func (p *printer) plan(src string, dsts []string, groups []skyplane.PlanGroup, p
 	if pv.Deletes > 0 {
 		fmt.Fprintf(w, ", %d to delete", pv.Deletes)
 	}
-	fmt.Fprintf(w, "\n  estimated cost: $0.00 (local gateways, no cloud egress)\n")
+	fmt.Fprintf(w, "\n  estimated cost: %s\n", estimateLine(run))
+}
+
+// estimateLine is a plan's estimated cost in words.
+func estimateLine(tp *skyplane.TransferPlan) string {
+	e := tp.Estimate
+	switch {
+	case e == nil:
+		return "unknown (" + tp.CostUnknown + ")"
+	case e.VMUnknown:
+		return fmt.Sprintf("egress %s; VM time unknown (%s)", usd(e.EgressUSD), tp.Unknown)
+	}
+	return fmt.Sprintf("%s (egress %s, VMs %s, at the planner's prices for these regions)", usd(e.TotalUSD), usd(e.EgressUSD), usd(e.VMUSD))
 }
 
 func (p *printer) progress(pr skyplane.Progress) {
@@ -229,14 +261,16 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 		for _, f := range r.Failed {
 			p.event("object_failed", map[string]any{"src": f.Src, "dst": f.Dst, "reason": f.Reason})
 		}
-		p.event("done", map[string]any{
+		f := map[string]any{
 			"failed":  len(r.Failed),
 			"objects": r.Objects, "bytes": r.Bytes, "destinations": dsts, "bytes_per_destination": perDst,
 			"wire_bytes": r.WireBytes, "wire_overhead_bytes": overhead, "deleted": r.Deleted,
 			"retries": r.Retries, "store_retries": r.StoreRetries, "gateways_lost": r.GatewaysLost, "runtime_s": secs, "throughput_gbps": gbps, "compression_saved_pct": saved,
-			"cost_usd": 0.0, "verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
+			"verified_md5": r.VerifiedMD5, "verified_etag": r.VerifiedETag, "verified_size": r.VerifiedSize,
 			"restarted": r.Restarted, "in_process": r.InProcess, "gateway_cpu_s": cpu,
-		})
+		}
+		costFields(f, r)
+		p.event("done", f)
 		return
 	}
 	w := p.e.stdout
@@ -278,7 +312,7 @@ func (p *printer) summary(r *skyplane.Result, dsts int) {
 	if r.GatewaysLost > 0 {
 		fmt.Fprintf(w, "  Gateways lost: %d (their chunks were sent again through the others)\n", r.GatewaysLost)
 	}
-	fmt.Fprintf(w, "  Cost:        $0.00 (local gateways, no egress)\n")
+	writeCost(w, r)
 	const shown = 10
 	for i, f := range r.Failed {
 		if i == 0 {

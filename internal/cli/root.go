@@ -151,6 +151,7 @@ connections, compressed, encrypted and checksummed.`,
 		return usageErr(fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath()))
 	})
 	root.AddCommand(newCp(e), newSync(e), newConfig(e), newInit(e), newDeprovision(e), newGateway(e), newVersion(e), newHosts(e), newSSH(e))
+	root.AddCommand(newPlan(e))
 	return root
 }
 

@@ -103,3 +103,12 @@ func (c Config) S3EndpointFor(bucket string) string {
 	}
 	return c.S3Endpoint
 }
+
+// checkSolver knows the planner's solvers by name (internal/planner.Solvers).
+func checkSolver(v string) error {
+	switch v {
+	case "direct", "ron", "ilp":
+		return nil
+	}
+	return errors.New("is not a solver")
+}

@@ -75,6 +75,12 @@ type Config struct {
 	// CRC-32C where every destination store checks it and verification needs
 	// no MD5 (local disk), MD5 elsewhere; "md5" always MD5.
 	ChecksumAlgorithm string
+	// Solver (key solver) is the planner cp and sync show their plan with:
+	// direct, ron or ilp (docs/planner.md).
+	Solver string
+	// PlannerDataFile (key planner_data_file) is a CSV of planner rows
+	// (throughput, prices, caps) that override the shipped ones; "" none.
+	PlannerDataFile string
 }
 
 // Default returns the defaults of the original Skyplane, plus
@@ -123,6 +129,8 @@ func Default() Config {
 		UsageStatsEndpoint:      "",
 		InProcess:               true,
 		ChecksumAlgorithm:       ChecksumAuto,
+		Solver:                  "direct",
+		PlannerDataFile:         "",
 	}
 }
 
@@ -191,6 +199,10 @@ func (d *keyDef) stringAllowed() string {
 		return `a file path, or "" for no hosts inventory`
 	case "checksum_algorithm":
 		return ChecksumAuto + " or " + ChecksumMD5
+	case "planner_data_file":
+		return `a file path, or "" for the shipped data only`
+	case "solver":
+		return "direct, ron or ilp"
 	default:
 		return "a non-empty name without spaces"
 	}
@@ -269,6 +281,10 @@ var defs = []keyDef{
 		s: func(c *Config) *string { return &c.ChecksumAlgorithm }, check: checkChecksumAlgorithm},
 	{name: "in_process", help: "when every gateway would run on this machine, copy inside the client without gateway processes (false, or --gateways: always start gateways)",
 		b: func(c *Config) *bool { return &c.InProcess }},
+	{name: "solver", help: "planner of the plan cp and sync show: direct, ron or ilp (docs/planner.md)",
+		s: func(c *Config) *string { return &c.Solver }, check: checkSolver},
+	{name: "planner_data_file", help: `CSV of planner rows overriding the shipped throughput grid and prices ("" = none)`,
+		s: func(c *Config) *string { return &c.PlannerDataFile }},
 	{name: "usage_stats_endpoint", help: `URL usage statistics are POSTed to ("" = sent nowhere)`,
 		s: func(c *Config) *string { return &c.UsageStatsEndpoint }, check: checkOptionalURL},
 }

@@ -51,6 +51,8 @@ var originalDefaults = map[string]string{
 	"usage_stats_endpoint":       "",
 	"in_process":                 "true",
 	"checksum_algorithm":         "auto",
+	"solver":                     "direct",
+	"planner_data_file":          "",
 }
 
 var originalTypes = map[string]string{
@@ -66,6 +68,7 @@ var originalTypes = map[string]string{
 	"s3_endpoint": "string", "s3_bucket_endpoints": "string", "gateway_binary": "string", "usage_stats_endpoint": "string",
 	"hosts_file": "string", "gateways_per_host": "int",
 	"in_process": "bool", "checksum_algorithm": "string",
+	"solver": "string", "planner_data_file": "string",
 }
 
 func TestDefaultsMatchBrief(t *testing.T) {
@@ -91,7 +94,7 @@ func TestDefaultsMatchBrief(t *testing.T) {
 		AWSInstanceClass: "m5.8xlarge", AWSDefaultRegion: "us-east-1",
 		AzureInstanceClass: "Standard_D32_v5", AzureDefaultRegion: "eastus",
 		GCPInstanceClass: "n2-standard-32", GCPUsePremiumNetwork: true, GCPServiceAccountName: "skyplane-manual",
-		GCPDefaultRegion: "us-central1-a", GatewaysPerHost: 4, InProcess: true, ChecksumAlgorithm: "auto",
+		GCPDefaultRegion: "us-central1-a", GatewaysPerHost: 4, InProcess: true, ChecksumAlgorithm: "auto", Solver: "direct",
 	}
 	if d != want {
 		t.Errorf("Default() = %+v\nwant       %+v", d, want)
@@ -165,6 +168,8 @@ func sampleValue(key, typ, def string) string {
 		return "my-transfer-sa"
 	case "checksum_algorithm":
 		return ChecksumMD5 // the value other than the default
+	case "solver":
+		return "ilp"
 	}
 	return "some-other-" + strings.ReplaceAll(key, "_", "-")
 }
@@ -294,6 +299,7 @@ func TestSetBadValues(t *testing.T) {
 		{"s3_bucket_endpoints", "a/b=http://a:1", []string{"s3_bucket_endpoints", "not a bucket name"}},
 		{"s3_bucket_endpoints", "a=http://x:1,a=http://y:2", []string{"s3_bucket_endpoints", "named twice"}},
 		{"gateway_binary", "/bin/sky\nplane", []string{"gateway_binary", "control character"}},
+		{"solver", "fastest", []string{"solver", "direct, ron or ilp"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

@@ -101,6 +101,10 @@ func New(plan *planner.Plan, opts Options) (*Dataplane, error) {
 	if opts.Provider == nil {
 		return nil, errors.New("dataplane: no compute provider")
 	}
+	if !plan.Executable() {
+		// Relay gateways and one-sided plans are planned, not run, yet.
+		return nil, fmt.Errorf("dataplane: the %s plan has relays or a side without gateways, which gateways do not execute yet: run the direct plan", plan.Solver)
+	}
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
