@@ -36,6 +36,9 @@ func (dp *Dataplane) costAfter(res *Result) {
 		rawEdges[[2]string{e.From, e.To}] = raw[e.To]
 	}
 	secs := res.Duration.Seconds()
+	if res.InProcess {
+		secs = 0 // no gateway ran: no VM time to pay
+	}
 	after, err := plan.CostOf(d, wireEdges, secs)
 	if err != nil {
 		res.CostUnknown = err.Error()

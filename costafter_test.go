@@ -21,6 +21,7 @@ func TestCostAfterRun(t *testing.T) {
 	}
 	cfg := smallConfig()
 	cfg.PlannerDataFile = prices
+	cfg.InProcess = false // priced gateways, not the client's own copy
 	client := skyplane.NewClient(cfg, skyplane.WithDir(filepath.Join(dir, "dp")))
 	dp, err := client.Dataplane(skyplane.DataplaneOptions{Gateways: 2})
 	if err != nil {
@@ -58,5 +59,26 @@ func TestCostAfterRun(t *testing.T) {
 	}
 	if res.Estimate == nil || !res.Estimate.VMUnknown {
 		t.Errorf("estimate %+v: without a throughput figure the VM time is unknown", res.Estimate)
+	}
+}
+
+// TestCostAfterInProcess: a copy the client makes itself starts no gateway,
+// so the cost after charges no VM time however priced the regions are.
+func TestCostAfterInProcess(t *testing.T) {
+	dir := t.TempDir()
+	prices := filepath.Join(dir, "prices.csv")
+	if err := os.WriteFile(prices, []byte("egress,local:src,local:dst,0.5,test\nvm,local:*,*,36,test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := smallConfig()
+	cfg.PlannerDataFile = prices
+	src, dst := t.TempDir(), t.TempDir()
+	tree(t, src, map[string]string{"f": "some bytes"})
+	res, err := skyplane.NewClient(cfg, skyplane.WithDir(filepath.Join(dir, "dp"))).Copy(context.Background(), src, dst+"/out", skyplane.CopyOptions{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.InProcess || res.Cost == nil || res.Cost.VMUSD != 0 {
+		t.Fatalf("in process %v, cost %+v (%s): want no VM time", res.InProcess, res.Cost, res.CostUnknown)
 	}
 }

@@ -28,6 +28,7 @@ func TestCostAfterTransfer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSandbox(t)
+			s.useGateways() // priced gateways carry the bytes
 			prices := s.path("prices.csv")
 			rows := fmt.Sprintf("throughput,local:src,local:dst,8,test\negress,local:src,local:dst,%v,test\nvm,local:*,*,%v,test\n", perGiB, perHour)
 			if err := os.WriteFile(prices, []byte(rows), 0o600); err != nil {

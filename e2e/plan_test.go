@@ -121,6 +121,7 @@ ingress_cap,lab:*,,10,test
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSandbox(t)
+			s.useGateways() // the test counts the gateways that ran
 			if tt.rows != "" {
 				data := s.path("planner.csv")
 				if err := os.WriteFile(data, []byte(tt.rows), 0o600); err != nil {
