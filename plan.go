@@ -122,8 +122,18 @@ func (c *Client) PlanTransfer(ctx context.Context, src string, dsts []string, op
 	if err != nil {
 		return nil, err
 	}
-	from, to := c.resolver.Resolve(job).Regions(ctx)
-	return c.planWith(from, to, opts, nil)
+	r := c.resolver.Resolve(job)
+	from, to := r.Regions(ctx)
+	tp, err := c.planWith(from, to, opts, nil)
+	if err != nil || tp.Solver != "direct" {
+		return tp, err
+	}
+	// The direct plan is the one transfers run: say where its gateways go.
+	dp, err := c.newDataplane(ctx, r, opts.Gateways)
+	if err != nil {
+		return nil, err
+	}
+	return tp, c.place(dp, tp.Groups)
 }
 
 func (c *Client) planWith(from string, to []string, opts PlanOptions, canHost func(string) bool) (*TransferPlan, error) {

@@ -332,14 +332,24 @@ func (c *Client) Plan(ctx context.Context, src string, dsts []string, opts PlanO
 	if err != nil {
 		return nil, err
 	}
-	inv, err := c.inventory()
-	if err != nil {
-		return nil, err
-	}
 	var out []PlanGroup
 	for _, g := range dp.Plan().Groups {
-		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Key: g.Key, Class: g.Class,
-			Hosts: hostNames(inv, g.Region, g.Gateways), InProcess: dp.InProcess()})
+		out = append(out, PlanGroup{Region: g.Region, Role: string(g.Role), Gateways: g.Gateways, Key: g.Key, Class: g.Class})
 	}
-	return out, nil
+	return out, c.place(dp, out)
+}
+
+// place says where the groups of dp's plan run: the inventory hosts of
+// each region, and whether the transfer runs in process (no gateways).
+// Plan and PlanTransfer share it, so what a transfer shows is what it runs.
+func (c *Client) place(dp *dataplane.Dataplane, groups []PlanGroup) error {
+	inv, err := c.inventory()
+	if err != nil {
+		return err
+	}
+	for i := range groups {
+		groups[i].Hosts = hostNames(inv, groups[i].Region, groups[i].Gateways)
+		groups[i].InProcess = dp.InProcess()
+	}
+	return nil
 }

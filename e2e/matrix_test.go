@@ -64,6 +64,12 @@ func everyPairOfStores(t *testing.T, inProcess bool) {
 				if done["in_process"] != inProcess {
 					t.Errorf("in_process %v in the summary, want %v", done["in_process"], inProcess)
 				}
+				// The plan shown before the transfer says the same.
+				for _, ev := range allEvents(t, r.stdout) {
+					if ev["event"] == "plan" && ev["in_process"] != inProcess {
+						t.Errorf("in_process %v in the plan, want %v", ev["in_process"], inProcess)
+					}
+				}
 				if done["objects"].(float64) != float64(len(files)) || int64(done["bytes"].(float64)) != total {
 					t.Errorf("summary: %v objects, %v bytes; want %d, %d", done["objects"], done["bytes"], len(files), total)
 				}
