@@ -26,8 +26,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io/fs"
-	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/skyplane-project/skyplane-go/internal/benchdata"
 	"github.com/skyplane-project/skyplane-go/internal/hostlab"
 	"github.com/skyplane-project/skyplane-go/internal/testbin"
 )
@@ -357,7 +356,7 @@ func seed(b *testing.B, c *s3.Client, bucket string, w workload) {
 			defer func() { <-sem }()
 			data := make([]byte, w.size)
 			if w.text {
-				data = textObject(corpus, i, w.size)
+				data = benchdata.TextObject(corpus, i, w.size)
 			} else {
 				_, _ = rand.Read(data)
 			}
@@ -372,43 +371,13 @@ func seed(b *testing.B, c *s3.Client, bucket string, w workload) {
 	}
 }
 
+// textCorpus is benchdata's corpus, or the benchmark fails saying why.
 func textCorpus(b *testing.B) [][]byte {
-	var files [][]byte
-	total := 0
-	for _, root := range []string{"/usr/share/common-licenses", "/usr/share/doc", "/usr/local/go/doc"} {
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || total > 32<<20 {
-				return nil
-			}
-			n := strings.ToLower(d.Name())
-			if !(n == "copyright" || strings.HasSuffix(n, ".txt") || strings.HasSuffix(n, ".md") || strings.HasSuffix(n, ".html")) {
-				return nil
-			}
-			if data, err := os.ReadFile(p); err == nil && len(data) > 0 && !bytes.Contains(data[:min(len(data), 512)], []byte{0}) {
-				files = append(files, data)
-				total += len(data)
-			}
-			return nil
-		})
+	c, err := benchdata.TextCorpus()
+	if err != nil {
+		b.Fatal(err)
 	}
-	if total < 1<<20 {
-		b.Fatalf("found only %d bytes of text under /usr/share: the text workload needs documentation files", total)
-	}
-	return files
-}
-
-// textObject strings documentation files together in an order of its own.
-func textObject(corpus [][]byte, seed int, size int64) []byte {
-	r := mrand.New(mrand.NewPCG(uint64(seed), 7))
-	out := make([]byte, 0, size)
-	for int64(len(out)) < size {
-		for _, i := range r.Perm(len(corpus)) {
-			if out = append(out, corpus[i]...); int64(len(out)) >= size {
-				break
-			}
-		}
-	}
-	return out[:size]
+	return c
 }
 
 func list(b *testing.B, c *s3.Client, bucket, prefix string) []types.Object {

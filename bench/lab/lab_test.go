@@ -37,8 +37,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,6 +53,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/skyplane-project/skyplane-go/internal/benchdata"
 	"github.com/skyplane-project/skyplane-go/internal/faults"
 	"github.com/skyplane-project/skyplane-go/internal/testbin"
 )
@@ -269,48 +268,13 @@ func randomBytes(n int64) []byte {
 	return buf
 }
 
-// textCorpus gathers English text from the machine's documentation
-// (licenses, copyright files, READMEs); objects are made of its files in a
-// shuffled order, so each differs and LZ4 sees real prose, not repeats.
+// textCorpus is benchdata's corpus, or the benchmark fails saying why.
 func textCorpus(b *testing.B) [][]byte {
-	var files [][]byte
-	total := 0
-	for _, root := range []string{"/usr/share/common-licenses", "/usr/share/doc", "/usr/share/go/doc", "/usr/local/go/doc"} {
-		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || total > 64<<20 {
-				return nil
-			}
-			base := strings.ToLower(d.Name())
-			if !(base == "copyright" || strings.HasSuffix(base, ".txt") || strings.HasPrefix(base, "readme") || strings.HasSuffix(base, ".md") || strings.HasSuffix(base, ".html")) ||
-				strings.HasSuffix(base, ".gz") {
-				return nil
-			}
-			data, err := os.ReadFile(p)
-			if err == nil && len(data) > 0 && !bytes.Contains(data[:min(len(data), 512)], []byte{0}) {
-				files = append(files, data)
-				total += len(data)
-			}
-			return nil
-		})
+	c, err := benchdata.TextCorpus()
+	if err != nil {
+		b.Fatal(err)
 	}
-	if total < 1<<20 {
-		b.Fatalf("found only %d bytes of text under /usr/share: the text workload needs documentation files", total)
-	}
-	return files
-}
-
-func textObject(corpus [][]byte, seed int, size int64) []byte {
-	r := mrand.New(mrand.NewPCG(uint64(seed), 42))
-	out := make([]byte, 0, size)
-	for int64(len(out)) < size {
-		for _, i := range r.Perm(len(corpus)) {
-			out = append(out, corpus[i]...)
-			if int64(len(out)) >= size {
-				break
-			}
-		}
-	}
-	return out[:size]
+	return c
 }
 
 // prepareList makes the listing workload: n empty keys, a thousand per
@@ -491,7 +455,7 @@ func BenchmarkWAN(b *testing.B) {
 				if corpus == nil {
 					corpus = textCorpus(b)
 				}
-				return textObject(corpus, i, 16<<20)
+				return benchdata.TextObject(corpus, i, 16<<20)
 			}))
 	}
 	if selected("LAB_WORKLOADS", "small") {
